@@ -1,0 +1,59 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildReferenceSite } from '../bin/site';
+import { testApp } from './helpers';
+
+interface Report {
+  pluginReports: Array<{ pluginName: string; conclusion: string; violations: Array<{ ruleName: string; severity: string; description: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+}
+
+function synthSite(): { report: Report; error?: unknown; outdir: string; stacks: string[] } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-'));
+  const previous = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = 'true';
+  try {
+    const app = testApp({ outdir, builtinCloudFormationValidation: true });
+    buildReferenceSite(app);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    let error: unknown;
+    try {
+      app.synth();
+    } catch (e) {
+      error = e;
+    }
+    const reportFile = path.join(outdir, 'validation-report.json');
+    const report: Report = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')) : { pluginReports: [] };
+    const stacks = fs.readdirSync(outdir).filter((f) => f.endsWith('.template.json'));
+    return { report, error, outdir, stacks };
+  } finally {
+    process.env.CDK_VALIDATION = previous;
+  }
+}
+
+describe('the reference site', () => {
+  const result = synthSite();
+  const findings = (plugin: RegExp) =>
+    result.report.pluginReports
+      .filter((p) => plugin.test(p.pluginName))
+      .flatMap((p) => p.violations.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}: ${v.description}`));
+
+  test('synthesizes every stack with built-in CloudFormation validation on', () => {
+    expect(findings(/CloudFormation/).filter((f) => /^(error|fatal)/.test(f))).toEqual([]);
+    expect(result.error).toBeUndefined();
+    expect(result.stacks).toEqual(expect.arrayContaining(['Network.template.json', 'App-blue.template.json']));
+  });
+
+  test('passes cdk-nag AwsSolutions with every finding fixed or acknowledged', () => {
+    expect(findings(/AwsSolutions/)).toEqual([]);
+  });
+
+  test('writes no absolute path of this machine into a template', () => {
+    for (const file of result.stacks) {
+      const text = fs.readFileSync(path.join(result.outdir, file), 'utf8');
+      expect(text).not.toContain(path.join(__dirname, '..'));
+    }
+  });
+});
