@@ -1,1 +1,5 @@
 export * from './fleet/multi-az-fleet';
+export * from './leader/leader-election';
+export * from './addressing/address-stack';
+export * from './addressing/address-references';
+export * from './addressing/dns-registrar';
