@@ -1,0 +1,172 @@
+/**
+ * Pure decisions of the HaproxyFailoverPair node agent: which app instances take traffic, who the peer is,
+ * whether the clients' address must move. No SDK, no environment, no clock.
+ */
+
+/** One server slot of HAProxy's app backend. */
+export interface ServerSlot {
+  /** Private IPv4 address of the app instance; absent for a free slot. */
+  readonly address?: string;
+  /** The instance behind the address. */
+  readonly instanceId?: string;
+  /** `ready` takes traffic; `drain` keeps its connections but takes no new ones; `maint` is free or out. */
+  readonly state: 'ready' | 'drain' | 'maint';
+}
+
+/** An instance of the app's Auto Scaling group, as DescribeAutoScalingGroups and DescribeInstances tell it. */
+export interface GroupMember {
+  readonly instanceId: string;
+  readonly lifecycleState: string;
+  readonly privateIp?: string;
+}
+
+/** Lifecycle states in which an instance is on its way out: drained, never given new traffic. */
+const LEAVING = /^(Terminating|Detaching|EnteringStandby|Standby)/;
+
+export interface SlotPlan {
+  readonly slots: ServerSlot[];
+  /** Runtime API commands that turn the old slots into the new ones, in order. */
+  readonly commands: string[];
+  /** InService instances that found no free slot (raise the slot count). */
+  readonly unplaced: string[];
+  readonly changed: boolean;
+}
+
+/**
+ * Fits the group's members into the slots: an InService instance keeps its slot or takes the first free
+ * one; a leaving instance is drained (its established connections stay, new ones go elsewhere); an
+ * instance that is gone frees its slot. Slots never hold the same address twice.
+ */
+export function planSlots(current: readonly ServerSlot[], members: readonly GroupMember[], backend: string, slotCount: number): SlotPlan {
+  const slots: ServerSlot[] = Array.from({ length: slotCount }, (_, i) => current[i] ?? { state: 'maint' });
+  const byAddress = new Map(members.filter((m) => m.privateIp).map((m) => [m.privateIp!, m]));
+  const commands: string[] = [];
+  const name = (i: number) => `${backend}/${backend}${i + 1}`;
+
+  // 1. Free slots whose instance has left the group; drain the leaving ones; revive those back in service.
+  const seen = new Set<string>();
+  slots.forEach((slot, i) => {
+    if (!slot.address) return;
+    const member = byAddress.get(slot.address);
+    if (!member || seen.has(slot.address) || !(member.lifecycleState === 'InService' || LEAVING.test(member.lifecycleState))) {
+      if (slot.state !== 'maint' || slot.address) {
+        if (slot.state !== 'maint') commands.push(`set server ${name(i)} state maint`);
+        slots[i] = { state: 'maint' };
+      }
+      return;
+    }
+    seen.add(slot.address);
+    const wanted = member.lifecycleState === 'InService' ? 'ready' : 'drain';
+    if (slot.state !== wanted) {
+      commands.push(`set server ${name(i)} state ${wanted}`);
+    }
+    slots[i] = { address: slot.address, instanceId: member.instanceId, state: wanted };
+  });
+
+  // 2. Place InService instances that have no slot yet.
+  const unplaced: string[] = [];
+  const newcomers = members
+    .filter((m) => m.lifecycleState === 'InService' && m.privateIp && !seen.has(m.privateIp))
+    .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  for (const m of newcomers) {
+    const free = slots.findIndex((s) => !s.address);
+    if (free < 0) {
+      unplaced.push(m.instanceId);
+      continue;
+    }
+    slots[free] = { address: m.privateIp, instanceId: m.instanceId, state: 'ready' };
+    seen.add(m.privateIp!);
+    commands.push(`set server ${name(free)} addr ${m.privateIp}`, `set server ${name(free)} state ready`);
+  }
+  const changed = commands.length > 0 || slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
+  return { slots, commands, unplaced, changed };
+}
+
+/**
+ * The app backend file: the rendered head plus one server line per slot. Free slots are placeholders in
+ * maintenance, so the runtime API can give them an address without a reload.
+ */
+export function renderAppBackend(head: string, backend: string, slots: readonly ServerSlot[]): string {
+  const lines = slots.map((s, i) => {
+    const name = `${backend}${i + 1}`;
+    const id = s.instanceId ? ` # ${s.instanceId}` : '';
+    if (!s.address || s.state === 'maint') return `  server ${name} 0.0.0.0 disabled`;
+    return s.state === 'drain' ? `  server ${name} ${s.address} weight 0${id}` : `  server ${name} ${s.address}${id}`;
+  });
+  return head + lines.join('\n') + '\n';
+}
+
+/** Reads the slots back from a backend file written by `renderAppBackend`. */
+export function parseAppBackend(text: string): ServerSlot[] {
+  const slots: ServerSlot[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*server\s+\S+\s+(\S+)(.*?)(?:#\s*(\S+))?\s*$/.exec(line);
+    if (!m) continue;
+    const [, address, rest, instanceId] = m;
+    if (/\bdisabled\b/.test(rest) || address === '0.0.0.0') slots.push({ state: 'maint' });
+    else slots.push({ address, instanceId, state: /\bweight 0\b/.test(rest) ? 'drain' : 'ready' });
+  }
+  return slots;
+}
+
+/** The backend name and slot count announced by the rendered head. */
+export function parseHead(head: string): { backend: string; slots: number } {
+  const backend = /^backend\s+(\S+)/m.exec(head)?.[1];
+  const slots = Number(/#\s*slots:\s*(\d+)/.exec(head)?.[1]);
+  if (!backend || !Number.isInteger(slots) || slots < 1) throw new Error('app backend head: missing "backend <name>" or "# slots: <n>"');
+  return { backend, slots };
+}
+
+/** An instance of the pair (either node), as DescribeInstances tells it. */
+export interface PairInstance {
+  readonly instanceId: string;
+  readonly privateIp?: string;
+  /** EC2 state name: pending, running, shutting-down, terminated, stopping, stopped. */
+  readonly state: string;
+  /** Launch time in milliseconds since the epoch. */
+  readonly launchTimeMs: number;
+}
+
+/**
+ * The peer's address: the other node of the pair that is pending or running, the newest one if a
+ * replacement overlaps the old instance. Undefined when there is none (the lone node then serves alone).
+ */
+export function choosePeer(instances: readonly PairInstance[], selfId: string): string | undefined {
+  const alive = instances
+    .filter((i) => i.instanceId !== selfId && i.privateIp && (i.state === 'running' || i.state === 'pending'))
+    .sort((a, b) => (a.state === b.state ? b.launchTimeMs - a.launchTimeMs : a.state === 'running' ? -1 : 1));
+  return alive[0]?.privateIp;
+}
+
+/** peers.conf: the addresses inside keepalived's unicast_peer block. */
+export function renderPeers(peers: readonly string[]): string {
+  return peers.length === 0 ? '' : peers.join('\n') + '\n';
+}
+
+/** Where an Elastic IP points now, from DescribeAddresses. */
+export interface AddressAssociation {
+  readonly instanceId?: string;
+  readonly networkInterfaceId?: string;
+}
+
+/** True when the address already points at this node (nothing to do: a repeated move is a no-op). */
+export function addressIsHere(assoc: AddressAssociation | undefined, self: { instanceId: string; networkInterfaceId?: string }): boolean {
+  if (!assoc) return false;
+  if (assoc.instanceId && assoc.instanceId === self.instanceId) return true;
+  return !!(assoc.networkInterfaceId && self.networkInterfaceId && assoc.networkInterfaceId === self.networkInterfaceId);
+}
+
+/** A route of a route table, from DescribeRouteTables. */
+export interface RouteView {
+  readonly destinationCidrBlock?: string;
+  readonly networkInterfaceId?: string;
+  readonly instanceId?: string;
+}
+
+/** What to do with the virtual address's route in one table. */
+export function planRoute(routes: readonly RouteView[], cidr: string, self: { instanceId: string; networkInterfaceId: string }): 'noop' | 'replace' | 'create' {
+  const route = routes.find((r) => r.destinationCidrBlock === cidr);
+  if (!route) return 'create';
+  if (route.networkInterfaceId === self.networkInterfaceId || (!route.networkInterfaceId && route.instanceId === self.instanceId)) return 'noop';
+  return 'replace';
+}

@@ -1,0 +1,288 @@
+/**
+ * A two-node HaproxyFailoverPair in network namespaces, for the system test and the benchmark.
+ *
+ *   ns <prefix>c  : the clients and the "VPC router": bridge 10.77.0.1/24, a route to the virtual address
+ *                   10.99.0.10 via whichever node last ran its move command (this replaces the EC2 call)
+ *   ns <prefix>a  : node A, 10.77.0.11, HAProxy under its supervisor + keepalived (priority 254)
+ *   ns <prefix>b  : node B, 10.77.0.12, the same (priority 253)
+ *   ns <prefix>s  : two app instances, 10.77.0.21 and 10.77.0.22
+ *
+ * Every file is rendered by the library's own renderers; only the move command is local. Traffic never
+ * leaves the namespaces. `close()` kills every process in them and deletes them, whatever happened.
+ */
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { HaproxyClient } from '../../../lib/failover-pair/clients';
+import { renderHaproxyConfig } from '../../../lib/failover-pair/haproxy-config';
+import { HaproxyTracking, keepalivedFiles, renderKeepalivedConfig, renderNodeConf } from '../../../lib/failover-pair/keepalived-config';
+import { renderCheckScript, renderNotifyScript, renderSupervisorScript } from '../../../lib/failover-pair/scripts-config';
+import { renderAppBackend, renderPeers, ServerSlot } from '../../../instance/failover-pair-agent/logic';
+import { runtimeCommand } from '../../../instance/failover-pair-agent/haproxy-runtime';
+
+export const VIP = '10.99.0.10';
+export const NODE_IPS = { a: '10.77.0.11', b: '10.77.0.12' } as const;
+export const APP_IPS = ['10.77.0.21', '10.77.0.22'] as const;
+export const CHECK_PORT = 18080;
+export const STATS_PORT = 18404;
+export type NodeName = 'a' | 'b';
+
+export interface LabOptions {
+  readonly clients: readonly HaproxyClient[];
+  readonly advertIntervalMs?: number;
+  readonly preemptDelaySeconds?: number;
+  readonly restartDelaySeconds?: number;
+  /** Polled check script (with `checkWeight`), VRRPv2 and priorities 101/100: the guides' setup. */
+  readonly baseline?: boolean;
+  /** Render the HAProxy configuration some other way (the benchmark's one-frontend-per-client baseline). */
+  readonly haproxyFiles?: (dir: string) => Record<string, string>;
+}
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export class FailoverLab {
+  public readonly prefix: string;
+  public readonly dir: string;
+  private readonly children: ChildProcess[] = [];
+  private readonly namespaces: string[] = [];
+
+  constructor(private readonly options: LabOptions) {
+    this.prefix = `rfha-${process.pid}-${Math.floor(Math.random() * 1e4)}-`;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rfha-lab-'));
+  }
+
+  public ns(name: 'a' | 'b' | 'c' | 's'): string {
+    return this.prefix + name;
+  }
+
+  public nodeDir(node: NodeName) {
+    const base = path.join(this.dir, node);
+    return { configDir: path.join(base, 'etc'), runDir: path.join(base, 'run') };
+  }
+
+  /** Builds the network, writes every file, starts the app instances (not the nodes). */
+  public setUp(): void {
+    for (const n of ['c', 'a', 'b', 's'] as const) {
+      ip('netns', 'add', this.ns(n));
+      this.namespaces.push(this.ns(n));
+      ip('-n', this.ns(n), 'link', 'set', 'lo', 'up');
+    }
+    const c = this.ns('c');
+    ip('-n', c, 'link', 'add', 'br0', 'type', 'bridge');
+    ip('-n', c, 'addr', 'add', '10.77.0.1/24', 'dev', 'br0');
+    ip('-n', c, 'link', 'set', 'br0', 'up');
+    const plug = (n: 'a' | 'b' | 's', addrs: string[]) => {
+      ip('-n', c, 'link', 'add', `v${n}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns(n));
+      ip('-n', c, 'link', 'set', `v${n}`, 'master', 'br0', 'up');
+      for (const a of addrs) ip('-n', this.ns(n), 'addr', 'add', `${a}/24`, 'dev', 'eth0');
+      ip('-n', this.ns(n), 'link', 'set', 'eth0', 'up');
+    };
+    plug('a', [NODE_IPS.a]);
+    plug('b', [NODE_IPS.b]);
+    plug('s', [...APP_IPS]);
+    // As on AWS (route to the ENI, source/destination check off): both nodes accept the virtual address,
+    // the route decides which one receives it. A node whose HAProxy died answers with a reset, not silence.
+    for (const n of ['a', 'b'] as const) ip('-n', this.ns(n), 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
+
+    const ports = [...new Set(this.options.clients.flatMap((cl) => [cl.port, cl.backendPort ?? cl.port]))];
+    APP_IPS.forEach((addr, i) => {
+      this.spawnIn('s', 'node', [path.join(__dirname, 'backend-server.mjs'), `app-${i + 1}`, addr, [...ports, CHECK_PORT].join(',')], `app-${i + 1}.log`);
+    });
+    for (const node of ['a', 'b'] as const) this.writeNodeFiles(node);
+  }
+
+  private writeNodeFiles(node: NodeName): void {
+    const paths = this.nodeDir(node);
+    fs.mkdirSync(paths.configDir, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
+    const o = this.options;
+    const files: Record<string, string> = o.haproxyFiles
+      ? o.haproxyFiles(paths.configDir)
+      : { ...renderHaproxyConfig({
+          clients: o.clients,
+          paths,
+          maxConnections: 4000,
+          backendCheckPort: CHECK_PORT,
+          backendSlots: 4,
+          statsPort: STATS_PORT,
+          hardStopAfterSeconds: 120,
+          checkIntervalMs: 500,
+        }) };
+    if (!o.haproxyFiles) {
+      files['app-backend.cfg'] = renderAppBackend(files['app-backend.head'], 'app', this.initialSlots());
+    }
+    const baseline = o.baseline === true;
+    files['keepalived.conf'] = renderKeepalivedConfig({
+      paths,
+      virtualRouterId: 51,
+      advertIntervalMs: o.advertIntervalMs ?? (baseline ? 1000 : 50),
+      preemptDelaySeconds: o.preemptDelaySeconds ?? 1,
+      vrrpVersion: baseline ? 2 : 3,
+      priorities: baseline ? [101, 100] : [254, 253],
+      tracking: baseline ? HaproxyTracking.SCRIPT : HaproxyTracking.FILE,
+      checkWeight: baseline ? 2 : 0,
+      checkIntervalSeconds: 1,
+    });
+    const priority = baseline ? (node === 'a' ? 101 : 100) : node === 'a' ? 254 : 253;
+    files['node.conf'] = renderNodeConf({ sourceIp: NODE_IPS[node], priority, interfaceName: 'eth0' });
+    files['peers.conf'] = renderPeers([NODE_IPS[node === 'a' ? 'b' : 'a']]);
+    files['notify.sh'] = renderNotifyScript({
+      paths,
+      moveCommand: `ip netns exec ${this.ns('c')} ip route replace ${VIP}/32 via ${NODE_IPS[node]}`,
+    });
+    files['check-haproxy.sh'] = renderCheckScript({ paths });
+    files['haproxy-supervisor.sh'] = renderSupervisorScript({
+      paths,
+      configFiles: o.haproxyFiles ? [path.join(paths.configDir, 'haproxy.cfg')] : [path.join(paths.configDir, 'haproxy.cfg'), path.join(paths.configDir, 'app-backend.cfg')],
+      readinessPort: STATS_PORT,
+      restartDelaySeconds: o.restartDelaySeconds ?? 2,
+    });
+    for (const [name, text] of Object.entries(files)) {
+      const file = path.join(paths.configDir, name);
+      fs.writeFileSync(file, text, { mode: name.endsWith('.sh') ? 0o755 : 0o644 });
+    }
+  }
+
+  public initialSlots(): ServerSlot[] {
+    return [...APP_IPS.map((address) => ({ address, state: 'ready' as const })), { state: 'maint' }, { state: 'maint' }];
+  }
+
+  public spawnIn(n: 'a' | 'b' | 'c' | 's', cmd: string, args: string[], log?: string): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.ns(n), cmd, ...args], {
+      stdio: ['ignore', log ? fs.openSync(path.join(this.dir, log), 'a') : 'pipe', log ? fs.openSync(path.join(this.dir, log), 'a') : 'pipe'],
+    });
+    this.children.push(child);
+    return child;
+  }
+
+  public startHaproxy(node: NodeName): ChildProcess {
+    return this.spawnIn(node, 'bash', [path.join(this.nodeDir(node).configDir, 'haproxy-supervisor.sh')], `${node}-haproxy.log`);
+  }
+
+  public startKeepalived(node: NodeName): ChildProcess {
+    const { configDir, runDir } = this.nodeDir(node);
+    // A SIGKILLed keepalived leaves its pid files behind (and its VRRP child a zombie that pid 1 may not reap
+    // here); systemd's restart would start clean, so does this.
+    for (const f of ['keepalived.pid', 'vrrp.pid', 'checkers.pid']) fs.rmSync(path.join(runDir, f), { force: true });
+    return this.spawnIn(
+      node,
+      'keepalived',
+      ['-n', '-l', '-D', '-P', '-f', keepalivedFiles({ configDir, runDir }).config, '-p', `${runDir}/keepalived.pid`, '-r', `${runDir}/vrrp.pid`, '-c', `${runDir}/checkers.pid`],
+      `${node}-keepalived.log`,
+    );
+  }
+
+  /** The HAProxy master's pid, from the supervisor's pid file. */
+  public haproxyPid(node: NodeName): number {
+    return Number(fs.readFileSync(path.join(this.nodeDir(node).runDir, 'haproxy.pid'), 'utf8').trim());
+  }
+
+  public keepalivedPid(node: NodeName): number {
+    return Number(fs.readFileSync(path.join(this.nodeDir(node).runDir, 'keepalived.pid'), 'utf8').trim());
+  }
+
+  public vrrpState(node: NodeName): string {
+    try {
+      return fs.readFileSync(path.join(this.nodeDir(node).runDir, 'vrrp.state'), 'utf8').trim();
+    } catch {
+      return 'UNKNOWN';
+    }
+  }
+
+  public runtime(node: NodeName, commands: string | string[]): Promise<string> {
+    return runtimeCommand(path.join(this.nodeDir(node).runDir, 'haproxy.sock'), commands);
+  }
+
+  /** Which node the clients' route points at now. */
+  public routeVia(): NodeName | undefined {
+    const out = ip('-n', this.ns('c'), 'route', 'show', `${VIP}/32`);
+    if (out.includes(NODE_IPS.a)) return 'a';
+    if (out.includes(NODE_IPS.b)) return 'b';
+    return undefined;
+  }
+
+  /** Kills everything in the namespaces, deletes them and the files. Safe to call twice. */
+  public close(): void {
+    for (const child of this.children) {
+      if (child.exitCode === null && child.pid) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    for (const ns of this.namespaces.splice(0)) {
+      try {
+        const pids = ip('netns', 'pids', ns).split('\n').filter(Boolean).map(Number);
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      } catch {
+        /* no such namespace */
+      }
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        /* already gone */
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A line-by-line JSON reader of a prober's output. */
+export class ProbeLog {
+  public readonly records: Array<Record<string, unknown> & { t: number }> = [];
+  private buf = '';
+
+  constructor(child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        try {
+          this.records.push(JSON.parse(line));
+        } catch {
+          /* partial */
+        }
+      }
+    });
+  }
+
+  /** Resolves with the first record at or after `since` that matches, or rejects after `timeoutMs`. */
+  public waitFor(match: (r: Record<string, unknown>) => boolean, since: number, timeoutMs: number): Promise<Record<string, unknown> & { t: number }> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const tick = () => {
+        const hit = this.records.find((r) => r.t >= since && match(r));
+        if (hit) return resolve(hit);
+        if (Date.now() > deadline) return reject(new Error(`no matching probe within ${timeoutMs} ms; last: ${JSON.stringify(this.records.slice(-3))}`));
+        setTimeout(tick, 5);
+      };
+      tick();
+    });
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `fn` returns true, polling, or throws after `timeoutMs`. */
+export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
