@@ -12,13 +12,19 @@ import {
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { MultiAzFleet } from '../lib';
+import { AddressStack, BlueGreen, DnsRegistrar, MultiAzFleet, NameVisibility } from '../lib';
 
 /** The fixed example environment; cdk.context.json answers its AZ lookup, so no credentials are needed. */
 export const SITE_ENV = { account: '123456789012', region: 'eu-west-1' };
 
 /** An example Amazon Linux 2023 AMI id, as an image pipeline would publish it. Replace with your own. */
 export const EXAMPLE_AMI = 'ami-0a1b2c3d4e5f67890';
+
+/** The site's example domain; its public and private zones live in the Addresses stack. */
+export const SITE_DOMAIN = 'example.com';
+
+/** The two swappable copies of the app stack. */
+export type AppCopy = 'blue' | 'green';
 
 export class NetworkStack extends Stack {
   public readonly vpc: ec2.Vpc;
@@ -40,10 +46,19 @@ export class NetworkStack extends Stack {
 
 export interface AppStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
+  /**
+   * The long-lived address stack. The app reads its zone ids from SSM parameters (weak references, no
+   * Fn::ImportValue), so this stack can be deleted, recreated or duplicated without touching the addresses.
+   */
+  readonly addresses?: AddressStack;
+  /** Which copy this is; its instances register under `app-<copy>.<domain>`. Must not depend on which copy is active. */
+  readonly copy?: AppCopy;
 }
 
 export class AppStack extends Stack {
   public readonly fleet: MultiAzFleet;
+  /** Keeps app-<copy>.<domain> equal to the fleet's in-service instances (with `addresses` and `copy`). */
+  public readonly registrar?: DnsRegistrar;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -68,17 +83,95 @@ export class AppStack extends Stack {
       ],
     });
     this.fleet.addUserData('dnf install -y nginx', 'systemctl enable --now nginx');
+
+    if (props.addresses && props.copy) {
+      // The copy's own name (app-blue / app-green) in the private zone, kept equal to its in-service instances.
+      // Which copy the stable name app-cluster3 points at is decided in the Addresses stack only.
+      const refs = props.addresses.referencesIn(this, 'Addresses');
+      this.registrar = new DnsRegistrar(this, 'AppName', {
+        autoScalingGroup: this.fleet.autoScalingGroup,
+        hostedZone: refs.privateZone!,
+        recordName: `app-${props.copy}`,
+      });
+    }
   }
 }
 
 export interface SiteOptions {
-  /** Which app stack receives traffic. */
-  readonly active?: 'blue' | 'green';
+  /** Which app stack receives traffic (`cdk deploy -c active=green`). Changes only the Addresses stack. @default 'blue' */
+  readonly active?: AppCopy;
+  /**
+   * Percentage of answers for app-cluster3 that point at the active copy; the rest go to the other one
+   * (`-c activeWeight=10` for a weighted step). @default 100
+   */
+  readonly activeWeight?: number;
+  /** Which app copies exist. Removing one never changes the Addresses stack. @default ['blue', 'green'] */
+  readonly appCopies?: AppCopy[];
+}
+
+/** Reads the blue/green choice from CDK context (`-c active=green -c activeWeight=10`), failing on a bad value. */
+export function siteOptionsFromContext(app: App): SiteOptions {
+  const active = app.node.tryGetContext('active') ?? 'blue';
+  if (active !== 'blue' && active !== 'green') {
+    throw new Error(`context "active": got ${JSON.stringify(active)}; allowed: "blue" or "green". Fix: cdk deploy -c active=green (or blue)`);
+  }
+  const weightText = app.node.tryGetContext('activeWeight');
+  const activeWeight = weightText === undefined ? undefined : Number(weightText);
+  if (activeWeight !== undefined && (!Number.isInteger(activeWeight) || activeWeight < 1 || activeWeight > 100)) {
+    throw new Error(`context "activeWeight": got ${JSON.stringify(weightText)}; allowed: a whole percentage from 1 to 100. Fix: -c activeWeight=10, or leave it out for 100`);
+  }
+  return { active, activeWeight };
 }
 
 /** Builds every stack of the reference site into `app`. */
-export function buildReferenceSite(app: App, _options: SiteOptions = {}) {
+export function buildReferenceSite(app: App, options: SiteOptions = {}) {
   const network = new NetworkStack(app, 'Network', { env: SITE_ENV, description: 'resilient-fleet reference site: VPC over three AZs' });
-  const appBlue = new AppStack(app, 'App-blue', { env: SITE_ENV, vpc: network.vpc, description: 'resilient-fleet reference site: app fleet (blue)' });
-  return { network, appBlue };
+  const addresses = buildAddresses(app, network, options);
+  const copies = options.appCopies ?? ['blue', 'green'];
+  const appStack = (copy: AppCopy) =>
+    copies.includes(copy)
+      ? new AppStack(app, `App-${copy}`, {
+          env: SITE_ENV,
+          vpc: network.vpc,
+          addresses,
+          copy,
+          description: `resilient-fleet reference site: app fleet (${copy}); swappable`,
+        })
+      : undefined;
+  const appBlue = appStack('blue');
+  const appGreen = appStack('green');
+  return { network, addresses, appBlue, appGreen };
+}
+
+/**
+ * The long-lived, retained Addresses stack: public and private (split-horizon) zones of the site's domain, the Elastic
+ * IP of the TCP edge (HAProxy pair), and the stable names. Names chain through low-TTL CNAMEs, so moving a site to
+ * another cluster, or the app from blue to green, is a change of one record here and nowhere else.
+ */
+function buildAddresses(app: App, network: NetworkStack, options: SiteOptions): AddressStack {
+  const addresses = new AddressStack(app, 'Addresses', {
+    env: SITE_ENV,
+    description: 'resilient-fleet reference site: hosted zones, Elastic IPs and stable names (long-lived, retained)',
+    zoneName: SITE_DOMAIN,
+    privateZoneVpcs: [network.vpc],
+  });
+  // The edge's address: the HAProxy pair associates it by allocation id read from SSM (elastic-ips/edge/allocation-id).
+  const edge = addresses.addElasticIp('edge');
+  // Cluster names resolve to the current servers; site names are CNAMEs to a cluster (one change moves a site).
+  addresses.addARecord('www-cluster3', [edge.attrPublicIp]);
+  addresses.addCname('www.site1', `www-cluster3.${SITE_DOMAIN}`);
+  addresses.addCname('www.site2', `www-cluster3.${SITE_DOMAIN}`);
+  // db-master-cluster3 follows the current database master (kept by the data tier); sites only ever name db-master.siteN.
+  addresses.addCname('db-master.site1', `db-master-cluster3.${SITE_DOMAIN}`, { visibility: NameVisibility.PRIVATE });
+  addresses.addCname('db-master.site2', `db-master-cluster3.${SITE_DOMAIN}`, { visibility: NameVisibility.PRIVATE });
+  // The blue-green switch: app-cluster3 (what the edge sends traffic to) points at app-blue or app-green,
+  // whose A records each copy's DnsRegistrar keeps equal to its in-service instances.
+  addresses.addBlueGreenName('app-cluster3', {
+    blueTarget: `app-blue.${SITE_DOMAIN}`,
+    greenTarget: `app-green.${SITE_DOMAIN}`,
+    active: options.active === 'green' ? BlueGreen.GREEN : BlueGreen.BLUE,
+    activeWeight: options.activeWeight,
+    visibility: NameVisibility.PRIVATE,
+  });
+  return addresses;
 }

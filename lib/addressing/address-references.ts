@@ -27,13 +27,12 @@ export interface AddressReferencesProps {
  * is deployed again, and the address stack must be deployed first (`AddressStack.referencesIn` adds that dependency).
  */
 export class AddressReferences extends Construct {
-  /** The public hosted zone (id from SSM at deploy time, name known at synth time). */
-  public readonly publicZone: route53.IHostedZone;
-  /** The private hosted zone, when the AddressStack has one. */
-  public readonly privateZone?: route53.IHostedZone;
-
   private readonly prefix: string;
   private readonly elasticIpNames?: string[];
+  private readonly zoneName: string;
+  private readonly hasPrivateZone: boolean;
+  private publicZoneRef?: route53.IHostedZone;
+  private privateZoneRef?: route53.IHostedZone;
 
   constructor(scope: Construct, id: string, props: AddressReferencesProps) {
     super(scope, id);
@@ -55,17 +54,30 @@ export class AddressReferences extends Construct {
     check.throwIfAny();
     this.prefix = props.parameterPrefix;
     this.elasticIpNames = props.elasticIpNames;
-    const zoneName = props.zoneName.replace(/\.$/, '');
-    this.publicZone = route53.HostedZone.fromHostedZoneAttributes(this, 'PublicZone', {
+    this.zoneName = props.zoneName.replace(/\.$/, '');
+    this.hasPrivateZone = props.privateZone ?? false;
+  }
+
+  /**
+   * The public hosted zone (id from SSM at deploy time, name known at synth time). Created on first use, so a stack
+   * that never uses it has no unused template parameter.
+   */
+  public get publicZone(): route53.IHostedZone {
+    this.publicZoneRef ??= route53.HostedZone.fromHostedZoneAttributes(this, 'PublicZone', {
       hostedZoneId: this.value('zones/public/id'),
-      zoneName,
+      zoneName: this.zoneName,
     });
-    if (props.privateZone) {
-      this.privateZone = route53.HostedZone.fromHostedZoneAttributes(this, 'PrivateZone', {
-        hostedZoneId: this.value('zones/private/id'),
-        zoneName,
-      });
-    }
+    return this.publicZoneRef;
+  }
+
+  /** The private hosted zone, when the AddressStack has one (created on first use). */
+  public get privateZone(): route53.IHostedZone | undefined {
+    if (!this.hasPrivateZone) return undefined;
+    this.privateZoneRef ??= route53.HostedZone.fromHostedZoneAttributes(this, 'PrivateZone', {
+      hostedZoneId: this.value('zones/private/id'),
+      zoneName: this.zoneName,
+    });
+    return this.privateZoneRef;
   }
 
   /** The allocation id of the AddressStack's Elastic IP `name` (for an EIP association in this stack). */

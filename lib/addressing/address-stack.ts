@@ -303,7 +303,7 @@ export class AddressStack extends Stack {
    */
   public referencesIn(scope: Construct, id: string): AddressReferences {
     const consumer = Stack.of(scope);
-    if (consumer !== this) consumer.addDependency(this, 'reads the zone ids and Elastic IPs from SSM parameters written by the address stack');
+    if (consumer !== this) consumer.addStackDependency(this, 'reads the zone ids and Elastic IPs from SSM parameters written by the address stack');
     return new AddressReferences(scope, id, {
       parameterPrefix: this.parameterPrefix,
       zoneName: this.zoneName,

@@ -199,13 +199,8 @@ export class DnsRegistrar extends Construct {
       new iam.PolicyStatement({
         sid: 'CompleteOwnLifecycleActions',
         actions: ['autoscaling:CompleteLifecycleAction'],
-        resources: [
-          stack.formatArn({
-            service: 'autoscaling',
-            resource: 'autoScalingGroup',
-            resourceName: `*:autoScalingGroupName/${group.autoScalingGroupName}`,
-          }),
-        ],
+        // arn:...:autoScalingGroup:*:autoScalingGroupName/<name>: this group by name (its UUID is not known).
+        resources: [group.autoScalingGroupArn],
       }),
     );
     role.addToPrincipalPolicy(
@@ -216,12 +211,13 @@ export class DnsRegistrar extends Construct {
       }),
     );
     const policy = role.node.tryFindChild('DefaultPolicy') ?? role;
-    acknowledgeNag(
-      policy,
-      'AwsSolutions-IAM5',
-      'autoscaling:DescribeAutoScalingGroups and ec2:DescribeInstances support no resource-level permissions (read-only); ' +
-        'autoscaling:CompleteLifecycleAction is scoped to this group by name, and the wildcard is only the group ARN\'s generated UUID.',
+    const ack = (reason: string, resource: string) => acknowledgeNag(policy, 'AwsSolutions-IAM5', reason, `Resource::${nagRender(stack, resource)}`);
+    ack('autoscaling:DescribeAutoScalingGroups and ec2:DescribeInstances support no resource-level permissions; both are read-only.', '*');
+    ack(
+      'The Auto Scaling group ARN has "*" in place of its generated id (how IAM names a group by name); the statement allows only CompleteLifecycleAction on this one group.',
+      group.autoScalingGroupArn,
     );
+    ack('The hook writes only to its own log group and its streams (HookFunction).', `${this.hook.logGroup.logGroupArn}:*`);
   }
 
   private validate(props: DnsRegistrarProps, ttl: Duration, drain: Duration, sweep: Duration): void {
@@ -286,4 +282,22 @@ export class DnsRegistrar extends Construct {
     );
     check.throwIfAny();
   }
+}
+
+/** A value as cdk-nag prints it in a finding id: literals as they are, references as <LogicalId> or <LogicalId.Attr>. */
+function nagRender(stack: Stack, value: string): string {
+  const render = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+      if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      if (Array.isArray(o['Fn::Join'])) {
+        const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+        return parts.map(render).join(sep);
+      }
+    }
+    return JSON.stringify(v);
+  };
+  return render(stack.resolve(value));
 }
