@@ -3,6 +3,7 @@
  * classic redundant site is built. bin/app.ts calls this; tests call it to synthesize the same site.
  */
 import {
+  Annotations,
   App,
   Stack,
   StackProps,
@@ -140,6 +141,15 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
       : undefined;
   const appBlue = appStack('blue');
   const appGreen = appStack('green');
+  const active = options.active ?? 'blue';
+  if (!copies.includes(active)) {
+    // Not an error: deleting a copy must not need the address stack to change. But the names would point at nothing.
+    Annotations.of(addresses).addWarningV2(
+      'resilient-fleet:activeCopyMissing',
+      `The active app copy "${active}" is not in this app, so app-cluster3 points at a copy that does not exist. ` +
+        `Deploy App-${active} first, or switch with -c active=${active === 'blue' ? 'green' : 'blue'}.`,
+    );
+  }
   return { network, addresses, appBlue, appGreen };
 }
 

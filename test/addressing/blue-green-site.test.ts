@@ -3,6 +3,7 @@
  * the Addresses stack's outputs, and deleting a compute stack leaves the Addresses stack's template as it was.
  */
 import { App } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { buildReferenceSite, siteOptionsFromContext, type SiteOptions } from '../../bin/site';
 import { mask } from '../../lib/testing/asset-hash-serializer';
 import { testApp } from '../helpers';
@@ -95,6 +96,11 @@ describe('blue/green on the reference site', () => {
     expect(onlyBlue.templates['App-green']).toBeUndefined();
     expect(onlyBlue.templates.Addresses).toEqual(full);
     expect(none.templates.Addresses).toEqual(full);
+  });
+
+  test('warns, without failing, when the active copy is not in the app', () => {
+    const { addresses } = buildReferenceSite(testApp(), { active: 'green', appCopies: ['blue'] });
+    Annotations.fromStack(addresses).hasWarning('*', Match.stringLikeRegexp('active app copy "green" is not in this app'));
   });
 
   test('long-lived stacks never depend on replaceable ones', () => {
