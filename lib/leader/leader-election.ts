@@ -181,7 +181,8 @@ export class LeaderElection extends Construct {
       targets: [target],
     });
 
-    this.grantInstances(props.autoScalingGroup.grantPrincipal);
+    // An imported group has no role to grant to: use installOn/addToUserData/grantInstances with the instances' role.
+    if (!(props.autoScalingGroup.grantPrincipal instanceof iam.UnknownPrincipal)) this.grantInstances(props.autoScalingGroup.grantPrincipal);
   }
 
   /**
@@ -267,7 +268,7 @@ export class LeaderElection extends Construct {
   /** Read access to exactly the tool's object (not the whole asset bucket). */
   private grantToolRead(grantee: iam.IGrantable): void {
     const principal = grantee.grantPrincipal;
-    if (this.toolReaders.has(principal)) return;
+    if (principal instanceof iam.UnknownPrincipal || this.toolReaders.has(principal)) return;
     this.toolReaders.add(principal);
     const tool = this.tool();
     principal.addToPrincipalPolicy(

@@ -1,0 +1,292 @@
+import { Duration, RemovalPolicy, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { LeaderElection, LeaderElectionProps, MultiAzFleet } from '../../lib';
+import { TEST_AMI, importedVpc, testStack } from '../helpers';
+
+function importedGroup(stack: Stack): autoscaling.IAutoScalingGroup {
+  return autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'app-fleet');
+}
+
+function build(props: Partial<LeaderElectionProps> = {}) {
+  const stack = testStack();
+  const leader = new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack), ...props });
+  return { stack, leader, template: Template.fromStack(stack) };
+}
+
+function withFleet() {
+  const stack = testStack();
+  const fleet = new MultiAzFleet(stack, 'Fleet', {
+    vpc: importedVpc(stack),
+    machineImage: ec2.MachineImage.genericLinux(TEST_AMI),
+    minCapacity: 0,
+    codeDeploy: true,
+  });
+  const leader = new LeaderElection(stack, 'Leader', { autoScalingGroup: fleet.autoScalingGroup });
+  leader.installOn(fleet);
+  return { stack, fleet, leader, template: Template.fromStack(stack) };
+}
+
+describe('LeaderElection defaults', () => {
+  const { template } = build();
+
+  test('keeps the ledger in an encrypted, point-in-time-recovered, retained DynamoDB table', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        // SSEEnabled without a key: KMS with the AWS managed key (aws/dynamodb)
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+  });
+
+  test('adds a terminate lifecycle hook that continues after two minutes at most', () => {
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      AutoScalingGroupName: 'app-fleet',
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      HeartbeatTimeout: 120,
+      DefaultResult: 'CONTINUE',
+    });
+  });
+
+  test('runs one hook (Node 24, arm64) configured for the group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      Timeout: 120,
+      Environment: {
+        Variables: Match.objectLike({
+          GROUP_NAME: 'app-fleet',
+          TABLE_NAME: { Ref: Match.stringLikeRegexp('LeaderLedger') },
+          HOOK_NAME: { Ref: Match.stringLikeRegexp('LeaderHandoverHook') },
+          TAG_KEY: 'resilient-fleet:leader',
+          PROTECT_LEADER: 'true',
+          ABANDON_GRACE_MS: '300000',
+        }),
+      },
+    });
+  });
+
+  test('listens to launches and terminate lifecycle actions of the group, and sweeps every 5 minutes', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Successful'], detail: { AutoScalingGroupName: ['app-fleet'] } },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { AutoScalingGroupName: ['app-fleet'], LifecycleHookName: [{ Ref: Match.stringLikeRegexp('LeaderHandoverHook') }] },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+  });
+
+  test('lets the hook tag and protect only this group, and only with the leader tag key', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'Ledger',
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['app-fleet', 'app-fleet#leader'] } },
+          }),
+          Match.objectLike({
+            Sid: 'ProtectAndReleaseOwnGroup',
+            Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceProtection'],
+            Resource: 'arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/app-fleet',
+          }),
+          Match.objectLike({
+            Sid: 'TagOwnGroupLeader',
+            Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+            Resource: 'arn:aws:ec2:eu-west-1:123456789012:instance/*',
+            Condition: {
+              StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': 'app-fleet' },
+              'ForAllValues:StringEquals': { 'aws:TagKeys': ['resilient-fleet:leader'] },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('matches the snapshot', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('LeaderElection with a MultiAzFleet', () => {
+  const { template } = withFleet();
+
+  test('lets instances claim runs and read only their own group partition, and never write the leader item', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('LeaderInstancePolicy'),
+      Roles: [{ Ref: Match.stringLikeRegexp('FleetInstanceRole') }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+            Condition: {
+              'ForAllValues:StringEquals': {
+                'dynamodb:LeadingKeys': [{ Ref: Match.stringLikeRegexp('FleetASG') }, { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('FleetASG') }, '#leader']] }],
+              },
+            },
+          }),
+          Match.objectLike({
+            Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [{ Ref: Match.stringLikeRegexp('FleetASG') }] } },
+          }),
+          Match.objectLike({ Action: 'autoscaling:DescribeAutoScalingInstances', Resource: '*' }),
+        ],
+      },
+    });
+  });
+
+  test('installs leader-only and leader-status in user data, before the CodeDeploy agent starts', () => {
+    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { Properties: { LaunchTemplateData: { UserData: unknown } } };
+    const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('/usr/local/bin/leader-only');
+    expect(userData).toContain('/usr/local/bin/leader-status');
+    expect(userData).toContain('/etc/resilient-fleet/leader.json');
+    expect(userData).toMatch(/LeaderLedger/);
+    expect(userData.indexOf('leader-only')).toBeLessThan(userData.indexOf('systemctl start codedeploy-agent'));
+  });
+
+  test('gives the instances read access to exactly the tool object, not the asset bucket', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('FleetInstanceRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: Match.arrayWith([Match.stringLikeRegexp('^arn:aws:s3:::cdk-[a-z0-9]+-assets-123456789012-eu-west-1/[0-9a-f]{64}\\.mjs$')]),
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('synthesizes without a dependency cycle between the group and the instance policy', () => {
+    // Template.fromStack would throw on a cycle; the launch template must not wait for the leader's policy.
+    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { DependsOn?: string[] };
+    expect((lt.DependsOn ?? []).some((d) => d.startsWith('LeaderInstancePolicy'))).toBe(false);
+  });
+});
+
+describe('LeaderElection options', () => {
+  test('sweepInterval sets the schedule', () => {
+    build({ sweepInterval: Duration.minutes(10) }).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+  });
+
+  test('protectLeader: false tells the hook not to protect', () => {
+    build({ protectLeader: false }).template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PROTECT_LEADER: 'false' }) },
+    });
+  });
+
+  test('tagKey changes the tag the hook writes and the tag key its role may use', () => {
+    const { template, leader } = build({ tagKey: 'app:leader-term' });
+    expect(leader.tagKey).toBe('app:leader-term');
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ TAG_KEY: 'app:leader-term' }) } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Condition: Match.objectLike({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['app:leader-term'] } }) })]),
+      },
+    });
+  });
+
+  test('handoverTimeout sets the lifecycle hook heartbeat', () => {
+    build({ handoverTimeout: Duration.minutes(10) }).template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { HeartbeatTimeout: 600 });
+  });
+
+  test('abandonAfter sets the grace before a departed instance\'s run is abandoned', () => {
+    build({ abandonAfter: Duration.minutes(30) }).template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ABANDON_GRACE_MS: '1800000' }) },
+    });
+  });
+
+  test('encryptionKey encrypts the ledger with a customer key and grants its use', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack), encryptionKey: key });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('LeaderHookRole'),
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt', 'kms:Encrypt']) })]) },
+    });
+  });
+
+  test('removalPolicy DESTROY deletes the table with the stack and drops deletion protection', () => {
+    build({ removalPolicy: RemovalPolicy.DESTROY }).template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+  });
+
+  test('addToUserData installs the commands for any group and grants the given role', () => {
+    const stack = testStack();
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    const leader = new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack) });
+    const userData = ec2.UserData.forLinux();
+    leader.addToUserData(userData, role);
+    expect(userData.render()).toContain('/usr/local/bin/leader-only');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('Role') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'ClaimOwnGroupRuns' })]) },
+    });
+  });
+
+  test('userDataCommands returns the lines, for user data built some other way', () => {
+    const { leader } = build();
+    const lines = leader.userDataCommands();
+    expect(lines.some((l) => l.includes('exec node /opt/resilient-fleet/leader/index.mjs only "$@"'))).toBe(true);
+    expect(lines.some((l) => l.includes('exec node /opt/resilient-fleet/leader/index.mjs status "$@"'))).toBe(true);
+  });
+});
+
+describe('LeaderElection validation', () => {
+  const make = (props: Partial<LeaderElectionProps>) => () => build(props);
+  test('fails when tagKey contains a slash (instance metadata cannot show it)', () => {
+    expect(make({ tagKey: 'team/leader' })).toThrow(/tagKey: got "team\/leader"; allowed: 1 to 128 characters, no "\/" or spaces/);
+  });
+  test('fails when tagKey uses the reserved aws: prefix', () => {
+    expect(make({ tagKey: 'aws:leader' })).toThrow(/tagKey: got "aws:leader".*not starting with "aws:"/);
+  });
+  test('fails when tagKey is longer than 128 characters', () => {
+    expect(make({ tagKey: 'k'.repeat(129) })).toThrow(/tagKey: got "k{129}"/);
+  });
+  test('fails when sweepInterval is under a minute', () => {
+    expect(make({ sweepInterval: Duration.seconds(30) })).toThrow(/sweepInterval: got "30 seconds"; allowed: whole minutes from 1 minute to 1 hour/);
+  });
+  test('fails when sweepInterval is not whole minutes', () => {
+    expect(make({ sweepInterval: Duration.seconds(90) })).toThrow(/sweepInterval: got "1 minute 30 seconds"/);
+  });
+  test('fails when sweepInterval is over an hour', () => {
+    expect(make({ sweepInterval: Duration.hours(2) })).toThrow(/sweepInterval: got "2 hours"/);
+  });
+  test('fails when handoverTimeout is under 30 seconds', () => {
+    expect(make({ handoverTimeout: Duration.seconds(10) })).toThrow(/handoverTimeout: got "10 seconds"; allowed: 30 seconds to 2 hours/);
+  });
+  test('fails when handoverTimeout is over 2 hours', () => {
+    expect(make({ handoverTimeout: Duration.hours(3) })).toThrow(/handoverTimeout: got "3 hours"/);
+  });
+  test('fails when abandonAfter is under a minute', () => {
+    expect(make({ abandonAfter: Duration.seconds(5) })).toThrow(/abandonAfter: got "5 seconds"; allowed: 1 minute to 1 day/);
+  });
+  test('fails when abandonAfter is over a day', () => {
+    expect(make({ abandonAfter: Duration.days(2) })).toThrow(/abandonAfter: got "2 days"/);
+  });
+  test('reports every problem at once', () => {
+    expect(make({ tagKey: 'a b', sweepInterval: Duration.seconds(1), handoverTimeout: Duration.seconds(1) })).toThrow(/invalid props \(3\)/);
+  });
+});
