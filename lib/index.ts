@@ -3,3 +3,4 @@ export * from './leader/leader-election';
 export * from './addressing/address-stack';
 export * from './addressing/address-references';
 export * from './addressing/dns-registrar';
+export * from './launch-loop/launch-loop-guard';

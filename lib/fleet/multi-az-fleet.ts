@@ -15,6 +15,7 @@ import {
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { LaunchLoopGuard, LaunchLoopGuardOptions } from '../launch-loop/launch-loop-guard';
 import { acknowledgeNag } from '../private/nag';
 import { PropsValidator } from '../private/validation';
 import { renderAgentHold, renderAgentStart } from './codedeploy-user-data';
@@ -387,6 +388,14 @@ export class MultiAzFleet extends Construct {
    */
   public addUserData(...commands: string[]): void {
     this.userCommands.push(...commands);
+  }
+
+  /**
+   * Guards this fleet against launch loops (with its CodeDeploy deployment group, if any): detects them within a
+   * few launches, stops launches and notifies with the evidence. Returns the guard (id `LaunchLoopGuard`).
+   */
+  public guardLaunchLoops(options: LaunchLoopGuardOptions = {}): LaunchLoopGuard {
+    return new LaunchLoopGuard(this, 'LaunchLoopGuard', { ...options, autoScalingGroup: this.autoScalingGroup, deploymentGroup: this.deploymentGroup });
   }
 
   /** Instances in service (needs the group metrics this construct enables). */
