@@ -13,7 +13,7 @@ import {
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { AddressStack, BlueGreen, DnsRegistrar, MultiAzFleet, NameVisibility } from '../lib';
+import { AddressStack, BlueGreen, DnsRegistrar, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
 
 /** The fixed example environment; cdk.context.json answers its AZ lookup, so no credentials are needed. */
 export const SITE_ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -60,6 +60,8 @@ export class AppStack extends Stack {
   public readonly fleet: MultiAzFleet;
   /** Keeps app-<copy>.<domain> equal to the fleet's in-service instances (with `addresses` and `copy`). */
   public readonly registrar?: DnsRegistrar;
+  /** Once-per-deployment commands (`leader-only -- <migration>`) and a continuous leader that the nightly stop cannot lose. */
+  public readonly leader: LeaderElection;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -84,6 +86,10 @@ export class AppStack extends Stack {
       ],
     });
     this.fleet.addUserData('dnf install -y nginx', 'systemctl enable --now nginx');
+    // Migrations run once per deployment from a CodeDeploy hook (`leader-only -- <migration>`); singleton cron jobs
+    // run behind `leader-status --check`. Installed before the CodeDeploy agent starts.
+    this.leader = new LeaderElection(this, 'Leader', { autoScalingGroup: this.fleet.autoScalingGroup });
+    this.leader.installOn(this.fleet);
 
     if (props.addresses && props.copy) {
       // The copy's own name (app-blue / app-green) in the private zone, kept equal to its in-service instances.
