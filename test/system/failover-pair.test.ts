@@ -115,7 +115,7 @@ describe('HaproxyFailoverPair in network namespaces', () => {
     await sleep(1000);
     const errors = probe.records.filter((r) => r.t >= loadStart && r.ok === false);
     const drops = hold.records.filter((r) => r.event === 'drop');
-    const after = probe.records.filter((r) => r.start >= reloadedAt && r.ok === true);
+    const after = probe.records.filter((r) => (r.start as number) >= reloadedAt && r.ok === true);
     holdChild.kill('SIGTERM');
     await until('hold summary', () => hold.records.some((r) => r.event === 'summary'), 5_000);
     const summary = hold.records.find((r) => r.event === 'summary')!;

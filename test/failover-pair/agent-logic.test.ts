@@ -1,0 +1,123 @@
+import fc from 'fast-check';
+import {
+  addressIsHere,
+  choosePeer,
+  GroupMember,
+  parseAppBackend,
+  parseHead,
+  planRoute,
+  planSlots,
+  renderAppBackend,
+  ServerSlot,
+} from '../../instance/failover-pair-agent/logic';
+
+const HEAD = 'backend app\n  balance leastconn\n  # slots: 4\n';
+
+describe('planSlots', () => {
+  test('gives a new InService instance the first free slot, through the runtime API', () => {
+    const plan = planSlots([{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }], [
+      { instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.10' },
+      { instanceId: 'i-2', lifecycleState: 'InService', privateIp: '10.0.2.10' },
+    ], 'app', 4);
+    expect(plan.commands).toEqual(['set server app/app2 addr 10.0.2.10', 'set server app/app2 state ready']);
+    expect(plan.slots[1]).toEqual({ address: '10.0.2.10', instanceId: 'i-2', state: 'ready' });
+  });
+
+  test('drains a terminating instance before it goes, then frees its slot', () => {
+    const slots: ServerSlot[] = [{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }];
+    const draining = planSlots(slots, [{ instanceId: 'i-1', lifecycleState: 'Terminating:Wait', privateIp: '10.0.1.10' }], 'app', 2);
+    expect(draining.commands).toEqual(['set server app/app1 state drain']);
+    const gone = planSlots(draining.slots, [], 'app', 2);
+    expect(gone.commands).toEqual(['set server app/app1 state maint']);
+    expect(gone.slots).toEqual([{ state: 'maint' }, { state: 'maint' }]);
+  });
+
+  test('does not send traffic to an instance that is still launching', () => {
+    const plan = planSlots([], [{ instanceId: 'i-1', lifecycleState: 'Pending:Wait', privateIp: '10.0.1.10' }], 'app', 2);
+    expect(plan.commands).toEqual([]);
+    expect(plan.changed).toBe(false);
+    expect(plan.slots).toEqual([{ state: "maint" }, { state: "maint" }]);
+  });
+
+  test('reports instances that find no slot', () => {
+    const plan = planSlots([], [
+      { instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.1' },
+      { instanceId: 'i-2', lifecycleState: 'InService', privateIp: '10.0.1.2' },
+    ], 'app', 1);
+    expect(plan.unplaced).toEqual(['i-2']);
+  });
+
+  test('is a no-op when nothing changed', () => {
+    const members: GroupMember[] = [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.1' }];
+    const first = planSlots([], members, 'app', 3);
+    const second = planSlots(first.slots, members, 'app', 3);
+    expect(second.changed).toBe(false);
+    expect(second.commands).toEqual([]);
+  });
+
+  const member = fc.record({
+    instanceId: fc.constantFrom('i-1', 'i-2', 'i-3', 'i-4', 'i-5', 'i-6'),
+    lifecycleState: fc.constantFrom('Pending', 'InService', 'Terminating', 'Terminating:Wait', 'Standby', 'Terminated'),
+    privateIp: fc.option(fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'), { nil: undefined }),
+  });
+  const group = fc.uniqueArray(member, { selector: (m) => m.instanceId }).map((ms) => {
+    const seen = new Set<string>();
+    return ms.filter((m) => !m.privateIp || (!seen.has(m.privateIp) && seen.add(m.privateIp)));
+  });
+
+  test('over any sequence of group changes: no address twice, in-service instances served when slots allow, leaving ones never ready', () => {
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 6 }), (history, slotCount) => {
+        let slots: ServerSlot[] = [];
+        for (const members of history) {
+          const plan = planSlots(slots, members, 'app', slotCount);
+          slots = plan.slots;
+          const addresses = slots.filter((s) => s.address).map((s) => s.address);
+          expect(new Set(addresses).size).toBe(addresses.length);
+          expect(slots).toHaveLength(slotCount);
+          const inService = members.filter((m) => m.lifecycleState === 'InService' && m.privateIp);
+          for (const m of inService) {
+            const served = slots.some((s) => s.address === m.privateIp && s.state === 'ready');
+            expect(served || plan.unplaced.includes(m.instanceId)).toBe(true);
+          }
+          for (const s of slots.filter((x) => x.state === 'ready')) {
+            expect(members.find((m) => m.privateIp === s.address)?.lifecycleState).toBe('InService');
+          }
+          // The file round-trips: a restarted agent sees the same slots.
+          expect(parseAppBackend(renderAppBackend(HEAD, 'app', slots)).map((s) => s.address ?? null)).toEqual(slots.map((s) => (s.state === 'maint' ? null : s.address ?? null)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+test('parseHead reads the backend name and slot count the renderer announces', () => {
+  expect(parseHead(HEAD)).toEqual({ backend: 'app', slots: 4 });
+  expect(() => parseHead('backend app\n')).toThrow(/slots/);
+});
+
+describe('choosePeer', () => {
+  const inst = (instanceId: string, state: string, launchTimeMs: number, privateIp?: string) => ({ instanceId, state, launchTimeMs, privateIp });
+  test('is the other node, not this one', () => {
+    expect(choosePeer([inst('i-self', 'running', 1, '10.0.1.5'), inst('i-peer', 'running', 1, '10.0.2.7')], 'i-self')).toBe('10.0.2.7');
+  });
+  test('prefers a running node, then the newest (a replacement overlapping the old one)', () => {
+    expect(choosePeer([inst('i-old', 'running', 1, '10.0.2.7'), inst('i-new', 'pending', 2, '10.0.2.8')], 'i-self')).toBe('10.0.2.7');
+    expect(choosePeer([inst('i-old', 'running', 1, '10.0.2.7'), inst('i-new', 'running', 2, '10.0.2.8')], 'i-self')).toBe('10.0.2.8');
+  });
+  test('is undefined when the other node is gone', () => {
+    expect(choosePeer([inst('i-self', 'running', 1, '10.0.1.5'), inst('i-x', 'shutting-down', 1, '10.0.2.7')], 'i-self')).toBeUndefined();
+  });
+});
+
+test('addressIsHere and planRoute recognise this node by instance or interface', () => {
+  const self = { instanceId: 'i-self', networkInterfaceId: 'eni-self' };
+  expect(addressIsHere({ instanceId: 'i-self' }, self)).toBe(true);
+  expect(addressIsHere({ networkInterfaceId: 'eni-self' }, self)).toBe(true);
+  expect(addressIsHere({ instanceId: 'i-other', networkInterfaceId: 'eni-other' }, self)).toBe(false);
+  expect(addressIsHere(undefined, self)).toBe(false);
+  expect(planRoute([], '172.31.255.10/32', self)).toBe('create');
+  expect(planRoute([{ destinationCidrBlock: '172.31.255.10/32', networkInterfaceId: 'eni-self' }], '172.31.255.10/32', self)).toBe('noop');
+  expect(planRoute([{ destinationCidrBlock: '172.31.255.10/32', networkInterfaceId: 'eni-other' }], '172.31.255.10/32', self)).toBe('replace');
+});
