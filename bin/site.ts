@@ -13,7 +13,7 @@ import {
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { AddressStack, BlueGreen, DnsRegistrar, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
+import { AddressStack, BlueGreen, DnsRegistrar, LaunchLoopGuard, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
 
 /** The fixed example environment; cdk.context.json answers its AZ lookup, so no credentials are needed. */
 export const SITE_ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -62,6 +62,8 @@ export class AppStack extends Stack {
   public readonly registrar?: DnsRegistrar;
   /** Once-per-deployment commands (`leader-only -- <migration>`) and a continuous leader that the nightly stop cannot lose. */
   public readonly leader: LeaderElection;
+  /** Stops a launch loop of the fleet at the third launch that never served, and publishes the evidence. */
+  public readonly launchLoopGuard: LaunchLoopGuard;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -90,6 +92,8 @@ export class AppStack extends Stack {
     // run behind `leader-status --check`. Installed before the CodeDeploy agent starts.
     this.leader = new LeaderElection(this, 'Leader', { autoScalingGroup: this.fleet.autoScalingGroup });
     this.leader.installOn(this.fleet);
+    // A revision that cannot deploy to new instances makes the group relaunch them forever: stop it at the third.
+    this.launchLoopGuard = this.fleet.guardLaunchLoops();
 
     if (props.addresses && props.copy) {
       // The copy's own name (app-blue / app-green) in the private zone, kept equal to its in-service instances.
