@@ -73,7 +73,7 @@ class SimulatedAws {
   describeReadyAt = 0;
   constructor(public instances: Instance[], public desired: number) {}
 
-  private advance(range: readonly number[]) {
+  advance(range: readonly number[]) {
     this.clock += uniform(range);
   }
 
