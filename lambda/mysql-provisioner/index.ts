@@ -1,0 +1,92 @@
+/**
+ * Site provisioner: a plain CloudFormation custom resource handler that creates one site's logical database and its
+ * least-privilege users (never the master user for the application), with passwords taken from Secrets Manager secrets
+ * that CloudFormation generated. Create, Update and Delete follow CloudFormation semantics; every plan is idempotent,
+ * so a retried or repeated request is harmless. It always answers CloudFormation, also when it fails.
+ */
+import type { Context } from 'aws-lambda';
+import { createLogger, type Logger } from '../shared/log';
+import * as io from './io';
+import { decide, FAILED_CREATE, type CfnRequest } from './logic';
+import { redact } from './sql';
+
+export interface CustomResourceEvent extends CfnRequest {
+  readonly ResponseURL: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly ResourceType?: string;
+}
+
+export interface Deps {
+  readonly clients?: () => io.Clients;
+  readonly timing?: io.Timing;
+  readonly logger?: Logger;
+}
+
+export interface Outcome {
+  readonly status: 'SUCCESS' | 'FAILED';
+  readonly physicalId: string;
+  readonly statements: number;
+  readonly reason?: string;
+}
+
+export function createHandler(deps: Deps = {}) {
+  const logger = deps.logger ?? createLogger('mysql-provisioner');
+  const clientsOf = deps.clients ?? io.defaultClients;
+  const timing = deps.timing ?? {};
+
+  return async function handler(event: CustomResourceEvent, context?: Pick<Context, 'logStreamName'>): Promise<Outcome> {
+    const clients = clientsOf();
+    let outcome: Outcome;
+    const log = { requestType: event.RequestType, logicalId: event.LogicalResourceId, physicalId: event.PhysicalResourceId };
+    try {
+      const decision = decide(event);
+      if (decision.kind === 'nothing') {
+        logger.info('nothing to do', { ...log, reason: decision.reason });
+        outcome = { status: 'SUCCESS', physicalId: decision.physicalId, statements: 0 };
+      } else {
+        const props = event.ResourceProperties;
+        const master = await io.readSecret(clients, props.MasterSecretArn, timing);
+        let plan;
+        if (decision.kind === 'provision') {
+          const passwords: Record<string, string> = {};
+          for (const arn of decision.secrets) passwords[arn] = (await io.readSecret(clients, arn, timing)).password;
+          plan = decision.plan(passwords);
+        } else {
+          plan = decision.plan;
+        }
+        logger.info('running plan', { ...log, statements: plan.map(redact) });
+        const statements = await clients.runPlan(
+          { host: props.Host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
+          plan,
+        );
+        outcome = { status: 'SUCCESS', physicalId: decision.physicalId, statements };
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      logger.error('request failed', { ...log, error: err });
+      // A failed Create keeps a marker id, so the Delete that follows the rollback knows nothing was made.
+      const physicalId = event.RequestType === 'Create' ? FAILED_CREATE : event.PhysicalResourceId ?? FAILED_CREATE;
+      outcome = { status: 'FAILED', physicalId, statements: 0, reason };
+    }
+    await io.sendResponse(
+      clients,
+      event.ResponseURL,
+      {
+        Status: outcome.status,
+        Reason: outcome.reason ? `${outcome.reason.slice(0, 300)} (log stream ${context?.logStreamName ?? 'unknown'})` : 'OK',
+        PhysicalResourceId: outcome.physicalId,
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: event.LogicalResourceId,
+        NoEcho: false,
+        Data: { Database: event.ResourceProperties?.Database ?? '' },
+      },
+      timing,
+    );
+    return outcome;
+  };
+}
+
+export const handler = createHandler();
