@@ -118,7 +118,7 @@ export class LeaderElection extends Construct {
     const sweepInterval = props.sweepInterval ?? Duration.minutes(5);
     const handoverTimeout = props.handoverTimeout ?? Duration.minutes(2);
     const abandonAfter = props.abandonAfter ?? Duration.minutes(5);
-    validate(props, this.tagKey, sweepInterval, handoverTimeout, abandonAfter);
+    validate(this.tagKey, sweepInterval, handoverTimeout, abandonAfter);
 
     const stack = Stack.of(this);
     const group = props.autoScalingGroup.autoScalingGroupName;
@@ -349,7 +349,7 @@ function isRole(p: iam.IPrincipal): p is iam.IRole {
   return (p as Partial<iam.IRole>).roleArn !== undefined && typeof (p as Partial<iam.IRole>).attachInlinePolicy === 'function';
 }
 
-function validate(_props: LeaderElectionProps, tagKey: string, sweep: Duration, handover: Duration, abandon: Duration): void {
+function validate(tagKey: string, sweep: Duration, handover: Duration, abandon: Duration): void {
   const check = new PropsValidator('LeaderElection');
   if (!Token.isUnresolved(tagKey)) {
     check.check(

@@ -259,3 +259,24 @@ describe('leader-status', () => {
     expect(out.join('\n')).toMatch(/leader:\s+\(none/);
   });
 });
+
+describe('the bundled tool (assets/instance/leader/index.mjs)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('node:path') as typeof import('node:path');
+  const bundle = path.join(__dirname, '..', '..', 'assets', 'instance', 'leader', 'index.mjs');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, LEADER_CONFIG: '/nonexistent' } });
+
+  test('starts and prints its usage', () => {
+    const r = run('help');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('usage: leader-only');
+  });
+
+  test('refuses a leader-only call without a command before touching AWS', () => {
+    const r = run('only', '--revision', 'v1');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('no command given');
+  });
+});
