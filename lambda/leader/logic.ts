@@ -202,9 +202,11 @@ export interface EffectsInput {
 /**
  * Derives tags and scale-in protection from the ledger. Idempotent: applying the effects twice changes nothing.
  *
- * The leader is protected while the group's desired capacity is at least one. At desired capacity zero
- * (the nightly stop) protection is removed so the group can terminate it; its terminate lifecycle action
- * then leaves leadership vacant until the morning's first instance is in service.
+ * The leader is protected while the group's desired capacity is at least two, so scaling in picks a follower.
+ * Below two there is no follower to pick: at one the leader is the instance the group keeps anyway, and at zero
+ * (the nightly stop) it must be free to go. So when the followers' terminate actions show desired capacity 1
+ * or 0, the protection is lifted, and a later scale-in to zero never waits on it. Its terminate lifecycle
+ * action then leaves leadership vacant until the morning's first instance is in service.
  * Only instances this construct protected (the current and previous leader) are ever unprotected.
  */
 export function deriveEffects(input: EffectsInput): Effects {
@@ -227,7 +229,7 @@ export function deriveEffects(input: EffectsInput): Effects {
   let tag: Effects['tag'];
   if (leader !== undefined && byId.has(leader)) {
     tag = { instanceId: leader, term: record.term };
-    const wantProtected = input.protectLeader && input.group.desiredCapacity >= 1 && !leaving.has(leader);
+    const wantProtected = input.protectLeader && input.group.desiredCapacity >= 2 && !leaving.has(leader);
     const isProtected = byId.get(leader)!.protectedFromScaleIn;
     if (wantProtected && !isProtected) protect.push(leader);
     if (!wantProtected && isProtected) unprotect.add(leader);

@@ -38,8 +38,9 @@ export interface LeaderElectionProps {
   readonly sweepInterval?: Duration;
 
   /**
-   * Protect the leader from scale-in while it leads, so scaling in picks followers first. At desired
-   * capacity zero (a nightly stop) the protection is lifted and the leader is terminated last.
+   * Protect the leader from scale-in while it leads and the desired capacity is at least 2, so scaling in
+   * picks followers first. Below 2 the protection is lifted, so a nightly stop to zero still empties the group
+   * (the leader goes last).
    * @default true
    */
   readonly protectLeader?: boolean;

@@ -132,7 +132,7 @@ describe('parseEvent (documented samples)', () => {
 describe('leader hook', () => {
   test('elects the first in-service instance after zero, tags it with its term and protects it', async () => {
     ddbMock.on(GetCommand).resolves({});
-    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }]));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }, { id: B, state: 'Pending' }]));
     const r = await handle(launchEvent(A), deps);
     expect(r).toMatchObject({ trigger: 'launch', leader: A, term: 1, wrote: true });
     const put = ddbMock.commandCalls(PutCommand)[0].args[0].input;
@@ -179,7 +179,7 @@ describe('leader hook', () => {
     asgMock
       .on(DescribeAutoScalingGroupsCommand)
       .rejectsOnce(awsError(AutoScalingServiceException, 'Throttling', 'Rate exceeded'))
-      .resolves(group([{ id: A }]));
+      .resolves(group([{ id: A }], 2));
     asgMock.on(SetInstanceProtectionCommand).rejectsOnce(awsError(AutoScalingServiceException, 'Throttling', 'Rate exceeded')).resolves({});
     const r = await handle(launchEvent(A), deps);
     expect(r).toMatchObject({ leader: A, term: 1 });

@@ -55,15 +55,17 @@ describe('decideElection', () => {
 });
 
 describe('deriveEffects', () => {
-  test('protects the leader while desired capacity is at least one, releases it at zero', () => {
+  test('protects the leader while desired capacity is at least two, releases it below (nothing else to pick, or the nightly stop)', () => {
     const r = rec({ term: 2, leader: 'i-a', version: 2 });
-    expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a')], 1), trigger: { kind: 'sweep' }, protectLeader: true })).toEqual({
+    expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a'), m('i-b')], 2), trigger: { kind: 'sweep' }, protectLeader: true })).toEqual({
       tag: { instanceId: 'i-a', term: 2 },
       untag: [],
       protect: ['i-a'],
       unprotect: [],
     });
+    expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a', 'InService', 'Healthy', true)], 1), trigger: { kind: 'sweep' }, protectLeader: true }).unprotect).toEqual(['i-a']);
     expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a', 'InService', 'Healthy', true)], 0), trigger: { kind: 'sweep' }, protectLeader: true }).unprotect).toEqual(['i-a']);
+    expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a')], 1), trigger: { kind: 'sweep' }, protectLeader: true }).protect).toEqual([]);
   });
 
   test('with protectLeader off it never protects', () => {
