@@ -3,7 +3,7 @@
  * lambda/mysql-shared/db.ts) and the CloudFormation response URL. Clients are created once and can be replaced in tests.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { isTransient } from '../shared/errors';
+import { isNotFound, isTransient } from '../shared/errors';
 import { retry, type RetryOptions } from '../shared/retry';
 import * as db from '../mysql-shared/db';
 import type { Statement } from './sql';
@@ -44,9 +44,9 @@ export interface SecretValue {
   readonly password: string;
 }
 
-/** A secret's JSON (`password`, and `username` where present); retried on throttling and 5xx. */
+/** A secret's JSON (`password`, and `username` where present); retried on throttling and 5xx, never on a missing secret. */
 export async function readSecret(clients: Clients, secretId: string, timing: Timing = {}): Promise<SecretValue> {
-  const out = await retry(() => clients.secrets.send(new GetSecretValueCommand({ SecretId: secretId })), { retryable: isTransient, deadlineMs: 20_000, ...timing });
+  const out = await retry(() => clients.secrets.send(new GetSecretValueCommand({ SecretId: secretId })), { retryable: (e) => isTransient(e) && !isNotFound(e), deadlineMs: 20_000, ...timing });
   const parsed = JSON.parse(out.SecretString ?? '{}') as Partial<SecretValue>;
   if (typeof parsed.password !== 'string' || parsed.password === '') throw new Error(`secret ${secretId} holds no password`);
   return { username: parsed.username, password: parsed.password };

@@ -1,0 +1,185 @@
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { createHandler, type CustomResourceEvent } from '../../lambda/mysql-provisioner/index';
+import { decide, FAILED_CREATE, parseProperties, type SiteProperties } from '../../lambda/mysql-provisioner/logic';
+import { planProvision, planRemove, redact, ROLE_PRIVILEGES, type SiteSpec } from '../../lambda/mysql-provisioner/sql';
+import type { Statement } from '../../lambda/mysql-provisioner/sql';
+import { noWait, silentLogger } from './fake-rds';
+
+const sm = mockClient(SecretsManagerClient);
+const secrets: Record<string, object> = {
+  'arn:master': { username: 'admin', password: 'master-pw', host: 'ignored', port: 3306 },
+  'arn:app': { username: 'shop_app', password: 'app-pw' },
+  'arn:mig': { username: 'shop_mig', password: 'mig-pw' },
+};
+let plans: Array<{ target: { host: string; user: string; password: string; tls: boolean }; plan: readonly Statement[] }>;
+let responses: Array<Record<string, unknown>>;
+let runFails: Error | undefined;
+
+const handler = createHandler({
+  clients: () => ({
+    secrets: new SecretsManagerClient({}),
+    runPlan: async (target, plan) => {
+      if (runFails) throw runFails;
+      plans.push({ target, plan });
+      return plan.length;
+    },
+    respond: async (_url, body) => {
+      responses.push(JSON.parse(body));
+    },
+  }),
+  timing: noWait,
+  logger: silentLogger,
+});
+
+const props = (over: Partial<SiteProperties> = {}): SiteProperties => ({
+  Database: 'shop',
+  Users: [
+    { Name: 'shop_app', Role: 'app', SecretArn: 'arn:app' },
+    { Name: 'shop_mig', Role: 'migrate', SecretArn: 'arn:mig' },
+  ],
+  RequireTls: 'true',
+  DropDatabaseOnDelete: 'false',
+  Host: 'shop-primary.abcexample.eu-west-1.rds.amazonaws.com',
+  Port: '3306',
+  MasterSecretArn: 'arn:master',
+  ...over,
+});
+
+const request = (type: 'Create' | 'Update' | 'Delete', p: SiteProperties, extra: Partial<CustomResourceEvent> = {}): CustomResourceEvent => ({
+  RequestType: type,
+  ResponseURL: 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/example',
+  StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Data/guid',
+  RequestId: 'unique-id-for-this-request',
+  LogicalResourceId: 'SiteShop',
+  ResourceType: 'Custom::MysqlSite',
+  ResourceProperties: p,
+  ...extra,
+});
+
+beforeEach(() => {
+  sm.reset();
+  sm.on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => {
+    const s = secrets[input.SecretId];
+    if (!s) throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+    return { ARN: input.SecretId, Name: 'x', SecretString: JSON.stringify(s) };
+  });
+  plans = [];
+  responses = [];
+  runFails = undefined;
+});
+
+describe('SQL plans', () => {
+  const spec: SiteSpec = { database: 'shop', requireTls: true, users: [{ name: 'shop_app', role: 'app', password: "p'w\\d" }] };
+
+  test('create: database, user with TLS required, exact privileges on the site database only', () => {
+    expect(planProvision(spec).map((s) => s.sql)).toEqual([
+      'CREATE DATABASE IF NOT EXISTS `shop` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci',
+      "CREATE USER IF NOT EXISTS 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL",
+      "ALTER USER 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL",
+      "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'shop_app'@'%'",
+      "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, CREATE TEMPORARY TABLES ON `shop`.* TO 'shop_app'@'%'",
+    ]);
+  });
+
+  test('no role holds a global, GRANT OPTION, FILE, SUPER or PROCESS privilege', () => {
+    for (const privileges of Object.values(ROLE_PRIVILEGES)) {
+      expect(privileges.filter((p) => /GRANT|FILE|SUPER|PROCESS|SHUTDOWN|RELOAD|CREATE USER/.test(p))).toEqual([]);
+    }
+  });
+
+  test('update drops the users that are no longer wanted; delete keeps the data unless asked', () => {
+    const previous: SiteSpec = { ...spec, users: [...spec.users, { name: 'shop_old', role: 'read-only', password: 'x' }] };
+    expect(planProvision(spec, previous).at(-1)?.sql).toBe("DROP USER IF EXISTS 'shop_old'@'%'");
+    expect(planRemove(spec, false).map((s) => s.sql)).toEqual(["DROP USER IF EXISTS 'shop_app'@'%'"]);
+    expect(planRemove(spec, true).at(-1)?.sql).toBe('DROP DATABASE IF EXISTS `shop`');
+  });
+
+  test('refuses names that could not be quoted safely, listing every problem', () => {
+    expect(() => planProvision({ ...spec, database: 'shop`; DROP DATABASE mysql; --' })).toThrow(/database name/);
+    expect(() => planProvision({ ...spec, database: 'mysql' })).toThrow(/system schema/);
+    expect(() => planProvision({ ...spec, users: [{ name: "x'@'%", role: 'app', password: 'p' }, { name: 'a'.repeat(40), role: 'app', password: 'p' }] })).toThrow(/user name "x'@'%".*longer than 32/);
+    expect(() => planProvision({ ...spec, users: [spec.users[0], spec.users[0]] })).toThrow(/repeat/);
+  });
+
+  test('property: a password never appears in the SQL text or in the redacted log line', () => {
+    fc.assert(
+      // Any characters at all (quotes, backticks, backslashes, unicode), marked so they cannot match SQL by chance.
+      fc.property(fc.string({ maxLength: 40 }).map((s) => `pw§${s}§`), (password) => {
+        const plan = planProvision({ ...spec, users: [{ name: 'shop_app', role: 'app', password }] });
+        return plan.every((s) => !s.sql.includes(password) && !redact(s).includes(password)) && plan.some((s) => s.values.includes(password));
+      }),
+    );
+  });
+});
+
+describe('provisioner decisions', () => {
+  test('the physical id names the database; a Delete after a failed Create does nothing', () => {
+    expect(decide(request('Create', props()))).toMatchObject({ kind: 'provision', physicalId: 'mysql-site:shop', secrets: ['arn:app', 'arn:mig'] });
+    expect(decide(request('Delete', props(), { PhysicalResourceId: FAILED_CREATE }))).toMatchObject({ kind: 'nothing' });
+  });
+
+  test('rejects malformed properties with every problem named', () => {
+    expect(() => parseProperties({ Database: '', Users: [{ Name: 'a', Role: 'admin', SecretArn: 'x' }], Host: '', Port: 'x', MasterSecretArn: '' })).toThrow(
+      /Database must be.*Role must be one of app, migrate, read-only, got "admin".*Host.*Port.*MasterSecretArn/,
+    );
+  });
+});
+
+describe('provisioner handler', () => {
+  test('Create runs the plan as the master user with passwords from the secrets and answers SUCCESS', async () => {
+    const out = await handler(request('Create', props()));
+    expect(out).toMatchObject({ status: 'SUCCESS', physicalId: 'mysql-site:shop' });
+    expect(plans[0].target).toMatchObject({ host: 'shop-primary.abcexample.eu-west-1.rds.amazonaws.com', user: 'admin', password: 'master-pw', tls: true });
+    expect(plans[0].plan.find((s) => s.sql.startsWith("CREATE USER IF NOT EXISTS 'shop_mig'"))?.values).toEqual(['mig-pw']);
+    expect(responses).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'mysql-site:shop', RequestId: 'unique-id-for-this-request', LogicalResourceId: 'SiteShop', Data: { Database: 'shop' } })]);
+    expect(JSON.stringify(responses)).not.toMatch(/pw/);
+  });
+
+  test('Update with the same database drops a removed user; the physical id stays', async () => {
+    const next = props({ Users: [{ Name: 'shop_app', Role: 'app', SecretArn: 'arn:app' }] });
+    const out = await handler(request('Update', next, { PhysicalResourceId: 'mysql-site:shop', OldResourceProperties: props() }));
+    expect(out.physicalId).toBe('mysql-site:shop');
+    expect(plans[0].plan.at(-1)?.sql).toBe("DROP USER IF EXISTS 'shop_mig'@'%'");
+  });
+
+  test('Update to another database is a replacement: new physical id, old users left for the Delete that follows', async () => {
+    const next = props({ Database: 'shop2', Users: [{ Name: 'shop2_app', Role: 'app', SecretArn: 'arn:app' }] });
+    const out = await handler(request('Update', next, { PhysicalResourceId: 'mysql-site:shop', OldResourceProperties: props() }));
+    expect(out.physicalId).toBe('mysql-site:shop2');
+    expect(plans[0].plan.some((s) => s.sql.includes('DROP USER'))).toBe(false);
+  });
+
+  test('Delete drops the users and keeps the database; a repeated Delete is harmless', async () => {
+    await handler(request('Delete', props(), { PhysicalResourceId: 'mysql-site:shop' }));
+    await handler(request('Delete', props(), { PhysicalResourceId: 'mysql-site:shop' }));
+    expect(plans.map((p) => p.plan.map((s) => s.sql))).toEqual([
+      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'"],
+      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'"],
+    ]);
+    expect(responses.map((r) => r.Status)).toEqual(['SUCCESS', 'SUCCESS']);
+  });
+
+  test('a failed Create answers FAILED with the marker id, so the rollback Delete touches nothing', async () => {
+    runFails = new Error("connect ETIMEDOUT");
+    const out = await handler(request('Create', props()));
+    expect(out).toMatchObject({ status: 'FAILED', physicalId: FAILED_CREATE });
+    expect(responses[0]).toMatchObject({ Status: 'FAILED', PhysicalResourceId: FAILED_CREATE, Reason: expect.stringContaining('ETIMEDOUT') });
+    runFails = undefined;
+    await handler(request('Delete', props(), { PhysicalResourceId: FAILED_CREATE }));
+    expect(plans).toEqual([]);
+    expect(responses[1]).toMatchObject({ Status: 'SUCCESS' });
+  });
+
+  test('a missing secret fails the request (and still answers); throttled secret reads are retried', async () => {
+    const out = await handler(request('Create', props({ Users: [{ Name: 'shop_app', Role: 'app', SecretArn: 'arn:missing' }] })));
+    expect(out.status).toBe('FAILED');
+    expect(responses[0].Reason).toMatch(/can't find the specified secret/);
+    sm.on(GetSecretValueCommand, { SecretId: 'arn:app' })
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .resolves({ SecretString: JSON.stringify(secrets['arn:app']) });
+    const ok = await handler(request('Create', props()));
+    expect(ok.status).toBe('SUCCESS');
+  });
+});
