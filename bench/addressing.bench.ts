@@ -51,9 +51,10 @@ function fakeClients(world: World): Clients {
         };
       case 'ChangeResourceRecordSetsCommand': {
         world.changeCalls++;
-        const change = input.ChangeBatch.Changes[0];
-        if (change.Action === 'DELETE') world.record = undefined;
-        else world.record = { ttl: change.ResourceRecordSet.TTL, values: change.ResourceRecordSet.ResourceRecords.map((r: { Value: string }) => r.Value) };
+        for (const change of input.ChangeBatch.Changes) {
+          if (change.Action === 'DELETE') world.record = undefined;
+          else world.record = { ttl: change.ResourceRecordSet.TTL, values: change.ResourceRecordSet.ResourceRecords.map((r: { Value: string }) => r.Value) };
+        }
         return { ChangeInfo: { Id: '/change/C1', Status: 'PENDING' } };
       }
       case 'CompleteLifecycleActionCommand':

@@ -8,6 +8,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { createLogger, type Logger } from '../shared/log';
+import { backoffDelay, realSleep } from '../shared/retry';
 import * as io from './io';
 import { completeNow, desiredValues, planChange, servingInstanceIds, type RegistrarConfig, type Trigger } from './logic';
 
@@ -31,7 +32,7 @@ export interface Deps {
 /** What the handler did, for tests and logs. */
 export interface Outcome {
   readonly trigger: Trigger['kind'] | 'ignored';
-  readonly change: 'NONE' | 'UPSERT' | 'DELETE' | 'SKIPPED';
+  readonly change: 'NONE' | 'CREATE' | 'REPLACE' | 'DELETE' | 'SKIPPED';
   readonly values?: readonly string[];
   readonly completed?: boolean;
   readonly reason?: string;
@@ -95,7 +96,8 @@ export function parseEvent(event: unknown): ParsedEvent | undefined {
   }
 }
 
-const MAX_RECONCILE_ROUNDS = 3;
+/** Compare-and-swap rounds before giving up (EventBridge then retries the event; the sweep repairs regardless). */
+const MAX_RECONCILE_ROUNDS = 6;
 
 export function createHandler(deps: Deps = {}) {
   const logger = deps.logger ?? createLogger('dns-registrar');
@@ -122,27 +124,31 @@ export function createHandler(deps: Deps = {}) {
     const clients = clientsOf();
     const log = { trigger: trigger.kind, instanceId: 'instanceId' in trigger ? trigger.instanceId : undefined, record: config.recordName };
 
+    // One round: read the record, then the group (in that order: a concurrent writer that changed the record after our
+    // read also makes our compare-and-swap fail, and our next read of the group is at least as new as its own), decide,
+    // and write atomically. A conflict means someone else wrote in between: read both again.
     let outcome: Outcome = { trigger: trigger.kind, change: 'SKIPPED', reason: 'group not found' };
-    const members = await io.describeGroup(clients, config.groupName, timing);
-    if (!members) {
-      // A missing group (deleted, or a wrong name) must never empty a name that something may still serve.
-      logger.warn('group not found; record left as it is', { ...log, group: config.groupName });
-    } else {
+    for (let round = 1; ; round++) {
+      const current = await io.readRecord(clients, config.zoneId, config.recordName, timing);
+      const members = await io.describeGroup(clients, config.groupName, timing);
+      if (!members) {
+        // A missing group (deleted, or a wrong name) must never empty a name that something may still serve.
+        logger.warn('group not found; record left as it is', { ...log, group: config.groupName });
+        break;
+      }
       const serving = servingInstanceIds(members, trigger, config);
       const addresses = await io.instanceAddresses(clients, serving, config.addressKind, timing);
-      for (let round = 1; ; round++) {
-        const current = await io.readRecord(clients, config.zoneId, config.recordName, timing);
-        const desired = desiredValues(serving, addresses, current, config.singleHost);
-        const change = planChange(current, desired, config.ttl);
-        try {
-          await io.applyChange(clients, config.zoneId, config.recordName, change, timing);
-          outcome = { trigger: trigger.kind, change: change.action, values: change.action === 'NONE' ? current?.values ?? [] : change.values };
-          logger.info(change.action === 'NONE' ? 'record already right' : 'record changed', { ...log, change: change.action, values: outcome.values, serving });
-          break;
-        } catch (err) {
-          if (!(err instanceof io.RecordChangedError) || round >= MAX_RECONCILE_ROUNDS) throw err;
-          logger.warn('record changed while we changed it; reading it again', { ...log, round });
-        }
+      const desired = desiredValues(serving, addresses, current, config.singleHost);
+      const change = planChange(current, desired, config.ttl);
+      try {
+        await io.applyChange(clients, config.zoneId, config.recordName, change, timing);
+        outcome = { trigger: trigger.kind, change: change.action, values: change.action === 'NONE' ? current?.values ?? [] : change.values };
+        logger.info(change.action === 'NONE' ? 'record already right' : 'record changed', { ...log, change: change.action, values: outcome.values, serving });
+        break;
+      } catch (err) {
+        if (!(err instanceof io.RecordChangedError) || round >= MAX_RECONCILE_ROUNDS) throw err;
+        logger.warn('record changed by someone else since we read it; reading again', { ...log, round });
+        await (timing.sleep ?? realSleep)(backoffDelay(round, 100, 2_000, timing.random ?? Math.random));
       }
     }
 

@@ -100,39 +100,44 @@ export class RecordChangedError extends Error {
   public readonly name = 'RecordChanged';
 }
 
+// Route 53's answers when a record is not as the batch said it was (the compare of the compare-and-swap failed).
+const CONFLICT = /(but it was not found|but it already exists|values provided do not match)/i;
+
 /**
- * Applies one planned change. Throttling and PriorRequestNotComplete (Route 53 is still applying an earlier
- * change to the zone) are retried with backoff. A DELETE of a record that is already gone is success (the change
- * is idempotent); a DELETE whose values no longer match raises RecordChangedError.
+ * Applies one planned change as one atomic change batch (see `Change`). Throttling and PriorRequestNotComplete (Route 53
+ * is still applying an earlier change to the zone) are retried with backoff. A DELETE of a record that is already gone
+ * is success (idempotent). A batch rejected because the record changed since it was read raises RecordChangedError.
+ * Returns whether anything was changed.
  */
 export async function applyChange(clients: Clients, zoneId: string, recordName: string, change: Change, timing: Timing = {}): Promise<boolean> {
   if (change.action === 'NONE') return false;
+  const set = (ttl: number, values: readonly string[]) => ({
+    Name: recordName,
+    Type: 'A' as const,
+    TTL: ttl,
+    ResourceRecords: values.map((Value) => ({ Value })),
+  });
+  const changes =
+    change.action === 'CREATE'
+      ? [{ Action: 'CREATE' as const, ResourceRecordSet: set(change.ttl, change.values) }]
+      : change.action === 'DELETE'
+        ? [{ Action: 'DELETE' as const, ResourceRecordSet: set(change.ttl, change.values) }]
+        : [
+            { Action: 'DELETE' as const, ResourceRecordSet: set(change.from.ttl, change.from.values) },
+            { Action: 'CREATE' as const, ResourceRecordSet: set(change.ttl, change.values) },
+          ];
   const command = new ChangeResourceRecordSetsCommand({
     HostedZoneId: zoneId,
-    ChangeBatch: {
-      Comment: 'resilient-fleet DnsRegistrar: record equals the in-service instances of the group',
-      Changes: [
-        {
-          Action: change.action,
-          ResourceRecordSet: {
-            Name: recordName,
-            Type: 'A',
-            TTL: change.ttl,
-            ResourceRecords: change.values.map((Value) => ({ Value })),
-          },
-        },
-      ],
-    },
+    ChangeBatch: { Comment: 'resilient-fleet DnsRegistrar: record equals the in-service instances of the group', Changes: changes },
   });
   try {
     await retry(() => clients.route53.send(command), { ...THROTTLE_RETRY, deadlineMs: 60_000, ...timing, retryable: isThrottling });
     return true;
   } catch (err) {
-    if (errorName(err) === 'InvalidChangeBatch' && change.action === 'DELETE') {
-      const message = String((err as Error).message ?? '');
-      if (/not found/i.test(message)) return false;
-      throw new RecordChangedError(message);
-    }
+    if (errorName(err) !== 'InvalidChangeBatch') throw err;
+    const message = String((err as Error).message ?? '');
+    if (change.action === 'DELETE' && /but it was not found/i.test(message)) return false;
+    if (CONFLICT.test(message)) throw new RecordChangedError(message);
     throw err;
   }
 }

@@ -44,10 +44,19 @@ export interface RegistrarConfig {
   readonly includePending: boolean;
 }
 
+/**
+ * A change as one atomic Route 53 change batch. Every change names the record as it was read (DELETE needs the exact
+ * TTL and values, CREATE fails if the name exists), so the batch is a compare-and-swap: if another invocation changed
+ * the record in between, Route 53 rejects the whole batch and the registrar reads again, instead of overwriting a newer
+ * record with an older view of the group (which UPSERT, last writer wins, would do).
+ */
 export type Change =
   | { readonly action: 'NONE' }
-  | { readonly action: 'UPSERT'; readonly ttl: number; readonly values: readonly string[] }
-  /** DELETE must name the record exactly as it is (TTL and values), or Route 53 rejects the batch. */
+  /** No record yet: CREATE it. */
+  | { readonly action: 'CREATE'; readonly ttl: number; readonly values: readonly string[] }
+  /** DELETE the record as read, and CREATE it with the new values, in one batch. */
+  | { readonly action: 'REPLACE'; readonly from: CurrentRecord; readonly ttl: number; readonly values: readonly string[] }
+  /** Nothing serves: DELETE the record as read. */
   | { readonly action: 'DELETE'; readonly ttl: number; readonly values: readonly string[] };
 
 /** Route 53 accepts at most 400 values in one record set. */
@@ -101,11 +110,13 @@ export function desiredValues(
 
 /** The change that makes the record equal to `desired`: nothing when it already is (idempotent). */
 export function planChange(current: CurrentRecord | undefined, desired: readonly string[], ttl: number): Change {
+  const hasCurrent = current !== undefined && current.values.length > 0;
   if (desired.length === 0) {
-    return current && current.values.length > 0 ? { action: 'DELETE', ttl: current.ttl, values: [...current.values] } : { action: 'NONE' };
+    return hasCurrent ? { action: 'DELETE', ttl: current.ttl, values: [...current.values] } : { action: 'NONE' };
   }
-  if (current && current.ttl === ttl && sameSet(current.values, desired)) return { action: 'NONE' };
-  return { action: 'UPSERT', ttl, values: sortAddresses([...desired]) };
+  if (hasCurrent && current.ttl === ttl && sameSet(current.values, desired)) return { action: 'NONE' };
+  const values = sortAddresses([...desired]);
+  return hasCurrent ? { action: 'REPLACE', from: { ttl: current.ttl, values: [...current.values] }, ttl, values } : { action: 'CREATE', ttl, values };
 }
 
 /** Route 53's normalised form of a name: lower case, no trailing dot. */

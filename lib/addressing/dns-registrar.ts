@@ -85,7 +85,9 @@ const MAX_HEARTBEAT_S = 7200;
  * termination lifecycle hook before it stops, and a periodic sweep repairs any drift. The hook function retries
  * Route 53 throttling and PriorRequestNotComplete, treats EC2 as eventually consistent, and changes nothing twice.
  *
- * Its IAM policy may change only this record (A type, UPSERT/DELETE) in this zone.
+ * Changes are atomic compare-and-swap batches (DELETE the record as read, CREATE the new one), so concurrent invocations
+ * never overwrite a newer record with an older view of the group. Its IAM policy may change only this record (type A,
+ * CREATE and DELETE) in this zone.
  */
 export class DnsRegistrar extends Construct {
   /** The hook function. */
@@ -187,7 +189,8 @@ export class DnsRegistrar extends Construct {
           'ForAllValues:StringEquals': {
             'route53:ChangeResourceRecordSetsNormalizedRecordNames': [this.recordFqdn],
             'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
-            'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+            // DELETE-as-read + CREATE in one batch is the registrar's compare-and-swap; it never needs UPSERT.
+            'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
           },
         },
       }),

@@ -80,6 +80,21 @@ function installFakes(): void {
     };
   });
   r53.on(ChangeResourceRecordSetsCommand).callsFake((input: ChangeResourceRecordSetsCommandInput) => {
+    // A batch is atomic: apply to a copy, keep it only if every change succeeded.
+    const before = new Map(zone);
+    try {
+      applyBatch(input);
+    } catch (err) {
+      zone = before;
+      throw err;
+    }
+    return changeResponse;
+  });
+  asg.on(CompleteLifecycleActionCommand).resolves({});
+}
+
+function applyBatch(input: ChangeResourceRecordSetsCommandInput): void {
+  {
     for (const c of input.ChangeBatch!.Changes!) {
       const set = c.ResourceRecordSet!;
       const key = withFqdn(set.Name!).toLowerCase();
@@ -93,13 +108,16 @@ function installFakes(): void {
           throw new InvalidChangeBatch({ message: `[Tried to delete resource record set [name='${key}', type='A'] but the values provided do not match the current values]`, $metadata: {} });
         }
         zone.delete(key);
+      } else if (c.Action === 'CREATE') {
+        if (zone.has(key)) {
+          throw new InvalidChangeBatch({ message: `[Tried to create resource record set [name='${key}', type='A'] but it already exists]`, $metadata: {} });
+        }
+        zone.set(key, { ttl: set.TTL!, values });
       } else {
         zone.set(key, { ttl: set.TTL!, values });
       }
     }
-    return changeResponse;
-  });
-  asg.on(CompleteLifecycleActionCommand).resolves({});
+  }
 }
 
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -159,11 +177,15 @@ describe('an instance entering service', () => {
     ];
     zone.set(`${NAME}.`, { ttl: 60, values: ['10.0.1.10'] });
     const outcome = await handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'));
-    expect(outcome).toMatchObject({ trigger: 'launched', change: 'UPSERT' });
+    expect(outcome).toMatchObject({ trigger: 'launched', change: 'REPLACE' });
     expect(record()).toEqual({ ttl: 60, values: ['10.0.1.10', '10.0.2.20'] });
     const input = changeCalls()[0].args[0].input;
     expect(input.HostedZoneId).toBe(ZONE);
-    expect(input.ChangeBatch?.Changes?.[0]).toMatchObject({ Action: 'UPSERT', ResourceRecordSet: { Name: NAME, Type: 'A', TTL: 60 } });
+    // One atomic batch: delete the record exactly as read, create it with the new values (compare-and-swap).
+    expect(input.ChangeBatch?.Changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: { Name: NAME, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '10.0.1.10' }] } },
+      { Action: 'CREATE', ResourceRecordSet: { Name: NAME, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '10.0.1.10' }, { Value: '10.0.2.20' }] } },
+    ]);
   });
 
   test('creates the record for the first instance, ignoring the neighbouring record Route 53 returns', async () => {
@@ -175,7 +197,7 @@ describe('an instance entering service', () => {
   test('with registration before InService: added at the launch hook, then the launch continues', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'Pending:Wait', ip: '10.0.2.20' }];
     const outcome = await handlerWith({ includePending: true })(forGroup(launchHookEvent, 'i-1234567890abcdef0'));
-    expect(outcome).toMatchObject({ trigger: 'launching', change: 'UPSERT', completed: true });
+    expect(outcome).toMatchObject({ trigger: 'launching', change: 'CREATE', completed: true });
     expect(record()?.values).toEqual(['10.0.2.20']);
     expect(asg.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
       AutoScalingGroupName: GROUP,
@@ -225,7 +247,7 @@ describe('an instance leaving', () => {
     ];
     zone.set(`${NAME}.`, { ttl: 60, values: ['10.0.1.10', '10.0.2.20'] });
     const outcome = await handlerWith()(forGroup(terminateHookEvent, leaving));
-    expect(outcome).toMatchObject({ trigger: 'terminating', change: 'UPSERT', completed: true });
+    expect(outcome).toMatchObject({ trigger: 'terminating', change: 'REPLACE', completed: true });
     expect(record()?.values).toEqual(['10.0.1.10']);
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
   });
@@ -273,6 +295,67 @@ describe('an instance leaving', () => {
   });
 });
 
+describe('concurrent invocations (for example every instance terminating at the nightly stop)', () => {
+  test('a write based on an older view of the group is rejected atomically and redone: a leaving instance is not put back', async () => {
+    const [a, b, c] = ['i-0aaaaaaaaaaaaaaa1', 'i-0bbbbbbbbbbbbbbb2', 'i-0ccccccccccccccc3'];
+    instances = [
+      { id: a, state: 'InService', ip: '10.0.1.10' },
+      { id: b, state: 'Terminating:Wait', ip: '10.0.2.20' },
+      { id: c, state: 'InService', ip: '10.0.3.30' },
+    ];
+    zone.set(`${NAME}.`, { ttl: 60, values: ['10.0.1.10', '10.0.2.20', '10.0.3.30'] });
+    // After we have read the record and the group, another registrar (handling a's termination) removes a.
+    let describes = 0;
+    ec2.on(DescribeInstancesCommand).callsFake((input) => {
+      if (++describes === 1) {
+        instances[0] = { ...instances[0], state: 'Terminating:Wait' };
+        zone.set(`${NAME}.`, { ttl: 60, values: ['10.0.2.20', '10.0.3.30'] });
+      }
+      return describeInstancesAnswer(input);
+    });
+    const outcome = await handlerWith()(forGroup(terminateHookEvent, b));
+    // Last-writer-wins (UPSERT) would have written [a, c] and served the terminated a; the compare-and-swap re-read instead.
+    expect(record()?.values).toEqual(['10.0.3.30']);
+    expect(outcome).toMatchObject({ change: 'REPLACE', values: ['10.0.3.30'] });
+    expect(changeCalls()).toHaveLength(2);
+    expect(slept.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('two first instances racing to create the record: the second sees it exists and adds itself', async () => {
+    const [a, b] = ['i-0aaaaaaaaaaaaaaa1', 'i-0bbbbbbbbbbbbbbb2'];
+    instances = [
+      { id: a, state: 'InService', ip: '10.0.1.10' },
+      { id: b, state: 'InService', ip: '10.0.2.20' },
+    ];
+    let describes = 0;
+    ec2.on(DescribeInstancesCommand).callsFake((input) => {
+      if (++describes === 1) zone.set(`${NAME}.`, { ttl: 60, values: ['10.0.1.10'] }); // a's registrar created it first
+      return describeInstancesAnswer(input);
+    });
+    const outcome = await handlerWith()(forGroup(launchSuccessfulEvent, b));
+    expect(outcome.change).toBe('REPLACE');
+    expect(record()?.values).toEqual(['10.0.1.10', '10.0.2.20']);
+  });
+
+  test('gives up after a bounded number of conflicting rounds (the event is retried and the sweep repairs)', async () => {
+    instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
+    r53.on(ChangeResourceRecordSetsCommand).rejects(
+      new InvalidChangeBatch({ message: "[Tried to create resource record set [name='x', type='A'] but it already exists]", $metadata: {} }),
+    );
+    await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/already exists/);
+    expect(changeCalls()).toHaveLength(6);
+  });
+
+  test('a batch rejected for another reason (a CNAME already holds the name) is not retried as a conflict', async () => {
+    instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
+    r53.on(ChangeResourceRecordSetsCommand).rejects(
+      new InvalidChangeBatch({ message: 'RRSet of type A with DNS name x is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists', $metadata: {} }),
+    );
+    await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/conflicting RRSet/);
+    expect(changeCalls()).toHaveLength(1);
+  });
+});
+
 describe('duplicate events', () => {
   test('a repeated launch event changes nothing the second time', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
@@ -316,7 +399,7 @@ describe('Route 53 throttling', () => {
       .rejectsOnce(new PriorRequestNotComplete({ message: 'The request was rejected because Route 53 was still processing a prior request.', $metadata: { httpStatusCode: 400 } }))
       .resolves(changeResponse as never);
     const outcome = await handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'));
-    expect(outcome.change).toBe('UPSERT');
+    expect(outcome.change).toBe('CREATE');
     expect(changeCalls()).toHaveLength(3);
     expect(slept).toHaveLength(2);
     expect(slept[1]).toBeGreaterThan(slept[0]);
@@ -347,7 +430,7 @@ describe('the periodic sweep', () => {
     ];
     zone.set(`${NAME}.`, { ttl: 300, values: ['10.0.1.10', '10.0.9.99'] });
     const outcome = await handlerWith()(scheduledEvent);
-    expect(outcome).toMatchObject({ trigger: 'sweep', change: 'UPSERT' });
+    expect(outcome).toMatchObject({ trigger: 'sweep', change: 'REPLACE' });
     expect(record()).toEqual({ ttl: 60, values: ['10.0.1.10', '10.0.2.20'] });
   });
 

@@ -108,15 +108,24 @@ describe('desiredValues', () => {
 
 describe('planChange', () => {
   test('creates the record when instances serve and it does not exist', () => {
-    expect(planChange(undefined, ['10.0.0.1'], 60)).toEqual({ action: 'UPSERT', ttl: 60, values: ['10.0.0.1'] });
+    expect(planChange(undefined, ['10.0.0.1'], 60)).toEqual({ action: 'CREATE', ttl: 60, values: ['10.0.0.1'] });
   });
 
   test('changes nothing when the record already holds exactly those values (any order)', () => {
     expect(planChange({ ttl: 60, values: ['10.0.0.2', '10.0.0.1'] }, ['10.0.0.1', '10.0.0.2'], 60)).toEqual({ action: 'NONE' });
   });
 
+  test('replaces the record as read (compare-and-swap) when its values differ', () => {
+    expect(planChange({ ttl: 60, values: ['10.0.0.1'] }, ['10.0.0.2', '10.0.0.1'], 60)).toEqual({
+      action: 'REPLACE',
+      from: { ttl: 60, values: ['10.0.0.1'] },
+      ttl: 60,
+      values: ['10.0.0.1', '10.0.0.2'],
+    });
+  });
+
   test('rewrites the record when only the TTL differs', () => {
-    expect(planChange({ ttl: 300, values: ['10.0.0.1'] }, ['10.0.0.1'], 60)).toEqual({ action: 'UPSERT', ttl: 60, values: ['10.0.0.1'] });
+    expect(planChange({ ttl: 300, values: ['10.0.0.1'] }, ['10.0.0.1'], 60)).toMatchObject({ action: 'REPLACE', from: { ttl: 300 }, ttl: 60 });
   });
 
   test('deletes the record, naming its exact current TTL and values, when nothing serves', () => {
@@ -124,12 +133,18 @@ describe('planChange', () => {
     expect(planChange(undefined, [], 60)).toEqual({ action: 'NONE' });
   });
 
-  test('property: applying the plan reaches the desired set, and planning again changes nothing', () => {
+  test('property: the plan names the record as read, reaches the desired set, and planning again changes nothing', () => {
     const ip = fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `10.0.${a}.${b}`);
     const record = fc.option(fc.record({ ttl: fc.constantFrom(30, 60, 300), values: fc.uniqueArray(ip, { minLength: 1, maxLength: 6 }) }), { nil: undefined });
     fc.assert(
       fc.property(record, fc.uniqueArray(ip, { maxLength: 6 }), (current, desired) => {
         const change = planChange(current, desired, 60);
+        if (change.action === 'REPLACE' || change.action === 'DELETE') {
+          // The batch names the record exactly as it was read, or Route 53 would reject it.
+          const named = change.action === 'REPLACE' ? change.from : change;
+          expect({ ttl: named.ttl, values: named.values }).toEqual({ ttl: current!.ttl, values: current!.values });
+        }
+        if (change.action === 'CREATE') expect(current).toBeUndefined();
         const after: CurrentRecord | undefined =
           change.action === 'NONE' ? current : change.action === 'DELETE' ? undefined : { ttl: change.ttl, values: change.values };
         expect(sortAddresses([...(after?.values ?? [])])).toEqual(sortAddresses([...desired]));

@@ -75,7 +75,7 @@ describe('DnsRegistrar', () => {
               'ForAllValues:StringEquals': {
                 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['www-cluster3.example.com'],
                 'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
-                'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+                'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
               },
             },
           },
