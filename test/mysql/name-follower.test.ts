@@ -59,7 +59,7 @@ describe('decideNames', () => {
       { maxLength: 6 },
     );
     fc.assert(
-      fc.property(arb, fc.context(), (raw) => {
+      fc.property(arb, (raw) => {
         const unique = [...new Map(raw.map((r) => [r.id, r])).values()].map((r) => i(r.id, { status: r.status, replicaSource: r.source === r.id ? undefined : r.source, role: r.role }));
         const a = decideNames(unique, {});
         const b = decideNames([...unique].reverse(), {});
