@@ -174,6 +174,20 @@ export function makeHandler(deps: Deps) {
     }
   }
 
+  /** The deployment's error and, on the instance it failed on, the failed lifecycle event with its log tail. */
+  async function describeDeployment(deploymentId: string, instanceId: string | undefined): Promise<NonNullable<Evidence['deployment']>> {
+    const [info, failedEvent] = await Promise.all([
+      io.describeDeployment(deploymentId).catch((e: unknown) => ({ id: deploymentId, errorMessage: `could not be read: ${String(e)}` })),
+      instanceId
+        ? io.describeFailedLifecycleEvent(deploymentId, instanceId).catch((e: unknown) => {
+            log.warn('could not read the deployment target', { deploymentId, instanceId, error: e as Error });
+            return undefined;
+          })
+        : undefined,
+    ]);
+    return { ...info, failedEvent };
+  }
+
   async function act(incident: Incident, done: BreakerOutcome | undefined): Promise<void> {
     let breaker = done;
     if (!breaker) {
@@ -188,10 +202,10 @@ export function makeHandler(deps: Deps) {
       await update((s) => ({ state: s.pending?.number === incident.number ? { ...s, pendingBreaker: outcome } : s, result: undefined, write: s.pending?.number === incident.number }));
     }
     const instanceId = latestDeadInstance(incident);
-    const deploymentId = deploymentToExplain(incident);
+    const explain = deploymentToExplain(incident);
     const latest = incident.launches[incident.launches.length - 1];
     const [deployment, consoleOutput, activity] = await Promise.all([
-      deploymentId ? io.describeDeployment(deploymentId).catch((e: unknown) => ({ id: deploymentId, errorMessage: `could not be read: ${String(e)}` })) : undefined,
+      explain ? describeDeployment(explain.deploymentId, explain.instanceId) : undefined,
       instanceId && config.consoleLines > 0 ? io.consoleOutput(instanceId, config.consoleLines) : undefined,
       io.explainActivity(config.groupName, latest?.instanceId, latest?.activityId),
     ]);

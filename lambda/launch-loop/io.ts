@@ -12,14 +12,14 @@ import {
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CodeDeployClient, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { CodeDeployClient, GetDeploymentCommand, GetDeploymentTargetCommand } from '@aws-sdk/client-codedeploy';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { errorName, isNotFound, isTransient } from '../shared/errors';
 import { retry } from '../shared/retry';
-import type { BreakerOutcome, Evidence, GroupState } from './logic';
+import type { BreakerOutcome, Evidence, FailedLifecycleEvent, GroupState } from './logic';
 import { emptyState, lastLines } from './logic';
 
 export interface Clients {
@@ -117,6 +117,30 @@ export function createIo(clients: Clients, timing: Timing = {}) {
         errorCode: info?.errorInformation?.code,
         errorMessage: info?.errorInformation?.message,
       };
+    },
+
+    /**
+     * The lifecycle event that failed on one instance of a deployment, with its diagnostics (error code, script,
+     * message and the tail of the script's log): the CodeDeploy deployment log, without logging in to the instance.
+     */
+    async describeFailedLifecycleEvent(deploymentId: string, instanceId: string): Promise<FailedLifecycleEvent | undefined> {
+      try {
+        const out = await call(() => clients.codedeploy.send(new GetDeploymentTargetCommand({ deploymentId, targetId: instanceId })));
+        const events = out.deploymentTarget?.instanceTarget?.lifecycleEvents ?? [];
+        const failed = events.find((e) => e.status === 'Failed') ?? events.find((e) => e.diagnostics && e.diagnostics.errorCode !== 'Success');
+        if (!failed) return undefined;
+        return {
+          instanceId,
+          lifecycleEvent: failed.lifecycleEventName ?? 'unknown',
+          errorCode: failed.diagnostics?.errorCode,
+          scriptName: failed.diagnostics?.scriptName || undefined,
+          message: failed.diagnostics?.message,
+          logTail: failed.diagnostics?.logTail || undefined,
+        };
+      } catch (err) {
+        if (/DoesNotExist|NotFound/.test(errorName(err))) return undefined;
+        throw err;
+      }
     },
 
     /** One data point per counted short-lived launch, and the in-window count the alarm watches. */

@@ -338,8 +338,26 @@ export interface BreakerOutcome {
   readonly heldAt?: number;
 }
 
+/** What CodeDeploy recorded for one instance: the lifecycle event that failed, with its script's log tail. */
+export interface FailedLifecycleEvent {
+  readonly instanceId: string;
+  readonly lifecycleEvent: string;
+  readonly errorCode?: string;
+  readonly scriptName?: string;
+  readonly message?: string;
+  readonly logTail?: string;
+}
+
 export interface Evidence {
-  readonly deployment?: { id: string; status?: string; creator?: string; errorCode?: string; errorMessage?: string };
+  readonly deployment?: {
+    id: string;
+    status?: string;
+    creator?: string;
+    errorCode?: string;
+    errorMessage?: string;
+    /** The failed lifecycle event on the latest dead instance of this deployment. */
+    failedEvent?: FailedLifecycleEvent;
+  };
   readonly consoleOutput?: { instanceId: string; lines: string[] } | { instanceId: string; unavailable: string };
   readonly activity?: { cause?: string; statusCode?: string; statusMessage?: string; description?: string };
 }
@@ -375,9 +393,14 @@ export function latestDeadInstance(incident: Incident): string | undefined {
   return [...incident.launches].reverse().find((l) => l.instanceId !== undefined)?.instanceId;
 }
 
-/** The deployment to explain: the latest one among the incident's launches, else the group's latest failed one. */
-export function deploymentToExplain(incident: Incident): string | undefined {
-  return [...incident.launches].reverse().find((l) => l.deploymentId)?.deploymentId ?? incident.lastFailedDeploymentId;
+/**
+ * The deployment to explain: the latest one among the incident's launches (with the instance it failed on),
+ * else the group's latest failed deployment.
+ */
+export function deploymentToExplain(incident: Incident): { deploymentId: string; instanceId?: string } | undefined {
+  const launch = [...incident.launches].reverse().find((l) => l.deploymentId);
+  if (launch?.deploymentId) return { deploymentId: launch.deploymentId, instanceId: launch.instanceId };
+  return incident.lastFailedDeploymentId ? { deploymentId: incident.lastFailedDeploymentId } : undefined;
 }
 
 /** Keeps the last `n` non-empty lines of console output. */
@@ -387,6 +410,9 @@ export function lastLines(text: string, n: number): string[] {
   while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
   return lines.slice(-n);
 }
+
+/** Lines of the failed script's log tail put in the notification. */
+const LOG_TAIL_LINES = 20;
 
 /** SNS subjects: ASCII, no line breaks, fewer than 100 characters. */
 const SUBJECT_MAX = 99;
@@ -440,6 +466,16 @@ export function renderNotification(input: NotificationInput): { subject: string;
     lines.push(`CodeDeploy deployment ${d.id}${d.status ? ` (${d.status}${d.creator ? `, created by ${d.creator}` : ''})` : ''}:`);
     lines.push(`  error code: ${d.errorCode ?? 'none reported'}`);
     lines.push(`  error message: ${oneLine(d.errorMessage ?? 'none reported')}`);
+    const f = d.failedEvent;
+    if (f) {
+      const script = f.scriptName ? `, script ${f.scriptName}` : '';
+      lines.push(`  on ${f.instanceId}: lifecycle event ${f.lifecycleEvent} failed (${f.errorCode ?? 'no error code'}${script})${f.message ? `: ${oneLine(f.message)}` : ''}`);
+      const tail = f.logTail ? lastLines(f.logTail, LOG_TAIL_LINES) : [];
+      if (tail.length > 0) {
+        lines.push(`  deployment log tail:`);
+        for (const l of tail) lines.push(`  | ${l}`);
+      }
+    }
     lines.push('');
   }
   if (evidence.activity) {

@@ -366,7 +366,11 @@ export class LaunchLoopGuard extends Construct {
     );
     if (props.deploymentGroup) {
       role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'DeploymentErrors', actions: ['codedeploy:GetDeployment'], resources: [props.deploymentGroup.deploymentGroupArn] }),
+        new iam.PolicyStatement({
+          sid: 'DeploymentErrors',
+          actions: ['codedeploy:GetDeployment', 'codedeploy:GetDeploymentTarget'],
+          resources: [props.deploymentGroup.deploymentGroupArn],
+        }),
       );
     }
 

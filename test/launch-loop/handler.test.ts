@@ -8,7 +8,7 @@ import {
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CodeDeployClient, GetDeploymentCommand } from '@aws-sdk/client-codedeploy';
+import { CodeDeployClient, GetDeploymentCommand, GetDeploymentTargetCommand } from '@aws-sdk/client-codedeploy';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -92,6 +92,31 @@ function harness(config: HandlerConfig = CONFIG) {
         creator: input.deploymentId.startsWith('d-LAUNCH') ? 'autoscaling' : 'user',
         status: 'Failed',
         errorInformation: { code: 'HEALTH_CONSTRAINTS', message: 'The overall deployment failed because too many individual instances failed deployment' },
+      },
+    };
+  });
+  cd.on(GetDeploymentTargetCommand).callsFake((input: { deploymentId: string; targetId: string }) => {
+    const r = fixture<{ deploymentTarget: { instanceTarget: { lifecycleEvents: Array<Record<string, unknown>> } & Record<string, unknown> } }>(
+      'codedeploy-get-deployment-target-response.json',
+    );
+    const events = r.deploymentTarget.instanceTarget.lifecycleEvents.map((e) =>
+      e.lifecycleEventName === 'ValidateService'
+        ? {
+            ...e,
+            status: 'Failed',
+            diagnostics: {
+              errorCode: 'ScriptFailed',
+              scriptName: 'scripts/validate.sh',
+              message: 'Script at specified location: scripts/validate.sh run as user root failed with exit code 7',
+              logTail: '[stdout]checking http://localhost/health\n[stderr]curl: (7) Failed to connect to localhost port 80: Connection refused\n',
+            },
+          }
+        : e,
+    );
+    return {
+      deploymentTarget: {
+        ...r.deploymentTarget,
+        instanceTarget: { ...r.deploymentTarget.instanceTarget, deploymentId: input.deploymentId, targetId: input.targetId, status: 'Failed', lifecycleEvents: events },
       },
     };
   });
@@ -263,6 +288,8 @@ describe('the launch-loop hook', () => {
       '| codedeploy-agent: ValidateService failed: curl: (7) Failed to connect to localhost port 80',
       `cause: At 2020-10-30T19:35:51Z a user request update`,
       'status: Cancelled: Instance failed to complete user\'s Lifecycle Action',
+      'on i-0dead000000000003: lifecycle event ValidateService failed (ScriptFailed, script scripts/validate.sh): Script at specified location: scripts/validate.sh run as user root failed with exit code 7',
+      '| [stderr]curl: (7) Failed to connect to localhost port 80: Connection refused',
       'Launch process is SUSPENDED',
       `aws autoscaling resume-processes --region eu-west-1 --auto-scaling-group-name ${GROUP} --scaling-processes Launch`,
     ]) {
@@ -272,6 +299,69 @@ describe('the launch-loop hook', () => {
     const item = h.table.get(GROUP)!;
     expect(Number(item.expiresAt)).toBeGreaterThan(T0 / 1000 + 29 * 86_400);
     expect(JSON.parse(String(item.state)).pending).toBeUndefined();
+  });
+
+  test('confirms a health-check loop without CodeDeploy from lifecycle, launch and terminate events', async () => {
+    const h = harness({ ...CONFIG, deploymentGroupName: undefined, applicationName: undefined });
+    const statuses: string[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const start = T0 + n * 9 * MIN;
+      const id = `i-0sick00000000000${n}`;
+      statuses.push((await h.handler(asgEvent('autoscaling-launch-lifecycle-action.json', `lc-${n}`, start, { EC2InstanceId: id, AutoScalingGroupName: GROUP }))).status);
+      statuses.push((await h.handler(asgEvent('autoscaling-launch-successful.json', `ls-${n}`, start + 2 * MIN, { EC2InstanceId: id }))).status);
+      statuses.push(
+        (
+          await h.handler(
+            asgEvent('autoscaling-terminate-successful.json', `ts-${n}`, start + 8 * MIN, {
+              EC2InstanceId: id,
+              Cause: `At ${iso(start + 8 * MIN)} an instance was taken out of service in response to an ELB system health check failure.`,
+            }),
+          )
+        ).status,
+      );
+    }
+    expect(statuses).toEqual(['recorded', 'recorded', 'recorded', 'recorded', 'recorded', 'recorded', 'recorded', 'recorded', 'loop-confirmed']);
+    const m = h.published()[0].Message!;
+    expect(m).toContain('i-0sick000000000003  unhealthy-after-launch: At');
+    expect(m).toContain('ELB system health check failure');
+    expect(h.cd.commandCalls(GetDeploymentCommand)).toHaveLength(0);
+  });
+
+  test('a healthy scale-out and scale-in through the handler counts nothing', async () => {
+    const h = harness();
+    for (let n = 1; n <= 6; n++) {
+      const id = `i-0fine00000000000${n}`;
+      await h.handler(asgEvent('autoscaling-launch-lifecycle-action.json', `lc-${n}`, T0, { EC2InstanceId: id }));
+      await h.handler(codeDeployEvent('codedeploy-instance-state-change.json', `cd-${n}`, T0 + 5 * MIN, { instanceId: id, deploymentId: 'd-LAUNCHOK', state: 'SUCCESS' }));
+      await h.handler(asgEvent('autoscaling-launch-successful.json', `ls-${n}`, T0 + 5 * MIN, { EC2InstanceId: id }));
+      const r = await h.handler(
+        asgEvent('autoscaling-terminate-successful.json', `ts-${n}`, T0 + 7 * MIN, {
+          EC2InstanceId: id,
+          Cause: 'At 2026-11-22T03:07:00Z a user request explicitly set group desired capacity changing the desired capacity from 6 to 0.  At 2026-11-22T03:07:01Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 6 to 0.',
+        }),
+      );
+      expect(r).toEqual({ status: 'recorded', counted: 0 });
+    }
+    expect(h.cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+    expect(h.published()).toHaveLength(0);
+  });
+
+  test('names the group\'s failed deployment when the launches themselves carry none', async () => {
+    const h = harness();
+    await h.handler(codeDeployEvent('codedeploy-deployment-state-change.json', 'dep-1', T0, { deploymentId: 'd-ROLLOUT7', state: 'FAILURE' }));
+    for (let n = 1; n <= 3; n++) await h.handler(launchFailed(n, T0 + n * MIN));
+    const m = h.published()[0].Message!;
+    expect(m).toContain('CodeDeploy deployment d-ROLLOUT7 (Failed, created by user)');
+    expect(h.cd.commandCalls(GetDeploymentTargetCommand)).toHaveLength(0);
+  });
+
+  test('a deployment target CodeDeploy no longer knows leaves the rest of the evidence intact', async () => {
+    const h = harness();
+    h.cd.on(GetDeploymentTargetCommand).rejects(Object.assign(new Error('Provided target ID does not exist'), { name: 'DeploymentTargetDoesNotExistException' }));
+    for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
+    const m = h.published()[0].Message!;
+    expect(m).toContain('error code: HEALTH_CONSTRAINTS');
+    expect(m).not.toContain('lifecycle event');
   });
 
   test('counts launches that fail outright (a missing AMI) and names their status message', async () => {

@@ -232,7 +232,8 @@ describe('LaunchLoopGuard on a MultiAzFleet', () => {
     });
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ THRESHOLD: '4', DEPLOYMENT_GROUP_NAME: { Ref: Match.stringLikeRegexp('^FleetDeploymentGroup') } }) } });
     const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Resource: unknown }> } } }).Properties.PolicyDocument.Statement);
-    const deploy = statements.find((s) => s.Sid === 'DeploymentErrors');
+    const deploy = statements.find((s) => s.Sid === 'DeploymentErrors') as { Action?: unknown; Resource: unknown } | undefined;
+    expect(deploy?.Action).toEqual(['codedeploy:GetDeployment', 'codedeploy:GetDeploymentTarget']);
     expect(JSON.stringify(deploy?.Resource)).toMatch(/deploymentgroup:.*FleetApplication.*FleetDeploymentGroup/);
   });
 

@@ -1,5 +1,6 @@
 import {
   applyEvent,
+  deploymentToExplain,
   emptyState,
   isHealthCheckCause,
   judge,
@@ -112,6 +113,33 @@ describe('the notification', () => {
     expect(message).toContain('(no instance; activity a2)  launch-failed: We currently do not have sufficient capacity');
     expect(message).toContain('aws autoscaling resume-processes --region eu-west-1 --auto-scaling-group-name my-asg --scaling-processes Launch');
     expect(message).toContain('  | b');
+  });
+
+  test('shows the failed lifecycle event and the tail of its script log', () => {
+    const { message } = renderNotification({
+      groupName: 'my-asg',
+      region: 'eu-west-1',
+      incident,
+      config: CONFIG,
+      breaker: { mode: 'SUSPEND_LAUNCH', result: 'done' },
+      evidence: {
+        deployment: {
+          id: 'd-1',
+          status: 'Failed',
+          creator: 'autoscaling',
+          errorCode: 'HEALTH_CONSTRAINTS',
+          failedEvent: { instanceId: 'i-1', lifecycleEvent: 'AfterInstall', errorCode: 'ScriptFailed', scriptName: 'migrate.sh', message: 'exit code 1', logTail: 'line a\nERROR: relation "users" does not exist\n' },
+        },
+      },
+    });
+    expect(message).toContain('on i-1: lifecycle event AfterInstall failed (ScriptFailed, script migrate.sh): exit code 1');
+    expect(message).toContain('  | ERROR: relation "users" does not exist');
+  });
+
+  test('explains the latest launch deployment, else the group\'s last failed deployment', () => {
+    expect(deploymentToExplain(incident)).toEqual({ deploymentId: 'd-1', instanceId: 'i-1' });
+    expect(deploymentToExplain({ ...incident, launches: incident.launches.slice(1), lastFailedDeploymentId: 'd-9' })).toEqual({ deploymentId: 'd-9' });
+    expect(deploymentToExplain({ ...incident, launches: [] })).toBeUndefined();
   });
 
   test('keeps the SNS subject ASCII and under 100 characters', () => {
