@@ -173,7 +173,7 @@ export class AddressStack extends Stack {
     const check = new PropsValidator('AddressStack.addElasticIp');
     check.check(!/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(name), 'name', name, 'letters, digits and "-", starting with a letter, at most 63 characters', 'use a short stable name such as "edge"');
     check.check(this.elasticIps.has(name), 'name', name, 'a name used once per stack', 'give each Elastic IP its own name');
-    if (options.recordName !== undefined) this.checkRecordName(check, 'recordName', options.recordName, NameVisibility.PUBLIC);
+    if (options.recordName !== undefined) this.checkRecordName(check, 'recordName', options.recordName);
     check.throwIfAny();
 
     const eip = new ec2.CfnEIP(this, `ElasticIp-${name}`, { domain: 'vpc' });
@@ -227,6 +227,7 @@ export class AddressStack extends Stack {
     const check = new PropsValidator('AddressStack.addCname');
     const visibility = this.visibility(options);
     this.checkName(check, recordName, visibility, options);
+    this.checkNotApex(check, recordName);
     this.checkTarget(check, 'target', target, recordName);
     check.throwIfAny();
     this.names.add(`${this.fqdn(recordName)}|${visibility}`);
@@ -251,6 +252,7 @@ export class AddressStack extends Stack {
     const check = new PropsValidator('AddressStack.addBlueGreenName');
     const visibility = this.visibility(options);
     this.checkName(check, recordName, visibility, options);
+    this.checkNotApex(check, recordName);
     this.checkTarget(check, 'blueTarget', options.blueTarget, recordName);
     this.checkTarget(check, 'greenTarget', options.greenTarget, recordName);
     check.check(
@@ -337,7 +339,7 @@ export class AddressStack extends Stack {
   }
 
   private checkName(check: PropsValidator, recordName: string, visibility: NameVisibility, options: NameOptions): void {
-    this.checkRecordName(check, 'recordName', recordName, visibility);
+    this.checkRecordName(check, 'recordName', recordName);
     check.check(
       visibility !== NameVisibility.PUBLIC && !this.privateZone,
       'visibility',
@@ -352,7 +354,7 @@ export class AddressStack extends Stack {
     }
   }
 
-  private checkRecordName(check: PropsValidator, prop: string, recordName: string, _visibility: NameVisibility): void {
+  private checkRecordName(check: PropsValidator, prop: string, recordName: string): void {
     if (Token.isUnresolved(recordName)) return;
     const fqdn = this.fqdn(recordName);
     check.check(
@@ -368,6 +370,17 @@ export class AddressStack extends Stack {
       recordName,
       `a name inside ${this.zoneName}`,
       'drop the trailing dot to make the name relative to the zone',
+    );
+  }
+
+  private checkNotApex(check: PropsValidator, recordName: string): void {
+    if (Token.isUnresolved(recordName)) return;
+    check.check(
+      this.fqdn(recordName) === this.zoneName,
+      'recordName',
+      recordName,
+      `a name below the zone apex (DNS allows no CNAME at ${this.zoneName} itself)`,
+      'use a name such as "www", or addARecord for the apex',
     );
   }
 

@@ -168,6 +168,12 @@ describe('AddressStack validation', () => {
     expect(() => stack.addCname('www.example.com', 'elsewhere.example.com')).toThrow(/a name added once per zone/);
   });
 
+  test('fails on a CNAME at the zone apex', () => {
+    const { stack } = addressStack();
+    expect(() => stack.addCname('example.com', 'www.example.com')).toThrow(/recordName: got "example.com"; allowed: a name below the zone apex/);
+    expect(() => stack.addBlueGreenName('example.com', { blueTarget: 'a.example.com', greenTarget: 'b.example.com', active: BlueGreen.BLUE })).toThrow(/zone apex/);
+  });
+
   test('fails when a name asks for the private zone and there is none', () => {
     const { stack } = addressStack();
     expect(() => stack.addCname('db-master', 'db-master-cluster3.example.com', { visibility: NameVisibility.PRIVATE })).toThrow(
