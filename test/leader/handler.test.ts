@@ -9,7 +9,7 @@ import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputE
 import { CreateTagsCommand, DeleteTagsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handle, parseEvent, type HookConfig, type HookEvent } from '../../lambda/leader/index';
+import { configFromEnv, handle, parseEvent, type HookConfig, type HookEvent } from '../../lambda/leader/index';
 import launchSample from '../fixtures/events/autoscaling-launch-successful.json';
 import describeSample from '../fixtures/events/autoscaling-describe-auto-scaling-groups-response.json';
 import scheduledSample from '../fixtures/events/eventbridge-scheduled-event.json';
@@ -298,5 +298,33 @@ describe('leader hook', () => {
     expect(r.trigger).toBe('ignored');
     expect(ddbMock.calls()).toHaveLength(0);
     expect(asgMock.calls()).toHaveLength(0);
+  });
+
+  test('an old leader that is already gone (NotFound on untag) or leaving (ValidationError on protection) is not an error', async () => {
+    ddbMock.on(GetCommand).resolves(leaderItem({ term: 2, leader: A, version: 2 }));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A, health: 'Unhealthy', protected: true }, { id: B }]));
+    ec2Mock.on(DeleteTagsCommand).rejects(awsError(EC2ServiceException, 'InvalidInstanceID.NotFound', `The instance ID '${A}' does not exist`));
+    asgMock
+      .on(SetInstanceProtectionCommand, { InstanceIds: [A] })
+      .rejects(awsError(AutoScalingServiceException, 'ValidationError', `The instance ${A} is not in InService or EnteringStandby or Standby.`));
+    const r = await handle(scheduledSample, deps);
+    expect(r).toMatchObject({ leader: B, term: 3 });
+  });
+
+  test('a real failure to tag the new leader fails the invocation (EventBridge retries it; the sweep repairs it)', async () => {
+    ddbMock.on(GetCommand).resolves({});
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }]));
+    ec2Mock.on(CreateTagsCommand).rejects(awsError(EC2ServiceException, 'UnauthorizedOperation', 'You are not authorized to perform this operation.'));
+    await expect(handle(launchEvent(A), deps)).rejects.toThrow(/not authorized/);
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1); // the ledger is the truth and was written first
+  });
+});
+
+describe('configFromEnv', () => {
+  test('reads what the construct sets, and names a missing variable', () => {
+    expect(
+      configFromEnv({ TABLE_NAME: 't', GROUP_NAME: 'g', HOOK_NAME: 'h', TAG_KEY: 'k', PROTECT_LEADER: 'false', ABANDON_GRACE_MS: '60000' }),
+    ).toEqual({ tableName: 't', groupName: 'g', hookName: 'h', tagKey: 'k', protectLeader: false, abandonGraceMs: 60_000 });
+    expect(() => configFromEnv({ TABLE_NAME: 't' })).toThrow(/GROUP_NAME is not set/);
   });
 });
