@@ -237,6 +237,25 @@ describe('an instance entering service', () => {
   });
 });
 
+describe('EC2 that never shows an instance within the deadline', () => {
+  test('registers the instances EC2 can see and leaves the rest to the next event or sweep', async () => {
+    instances = [
+      { id: 'i-0aaaaaaaaaaaaaaa1', state: 'InService', ip: '10.0.1.10' },
+      { id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' },
+    ];
+    const notFound = Object.assign(new Error("The instance ID 'i-1234567890abcdef0' does not exist"), { name: 'InvalidInstanceID.NotFound' });
+    ec2.on(DescribeInstancesCommand).callsFake((input: { InstanceIds?: string[]; Filters?: Array<{ Values?: string[] }> }) => {
+      if (input.InstanceIds) throw notFound; // by id: never visible in time
+      // by filter (unknown ids are simply absent): only the older instance is visible
+      return describeInstancesAnswer({ Filters: [{ Values: (input.Filters?.[0].Values ?? []).filter((id) => id !== 'i-1234567890abcdef0') }] });
+    });
+    const outcome = await handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'));
+    expect(outcome.change).toBe('CREATE');
+    expect(record()?.values).toEqual(['10.0.1.10']);
+    expect(clock).toBeLessThanOrEqual(20_000);
+  });
+});
+
 describe('an instance leaving', () => {
   const leaving = 'i-1234567890abcdef0';
 
