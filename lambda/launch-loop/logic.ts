@@ -313,13 +313,30 @@ export function completeIncident(state: GroupState, number: number): GroupState 
   return rest;
 }
 
-/** Drops facts and launches too old to matter, so the state stays small (one DynamoDB item). */
+/** Instance records kept at most (a DynamoDB item holds 400 KB; a record is about 200 bytes). */
+export const MAX_INSTANCE_RECORDS = 1_000;
+/** Short-lived launches kept at most. */
+export const MAX_SHORT_LIVED = 200;
+
+/**
+ * Drops facts and launches too old to matter, so the state stays one DynamoDB item: by age first, then, in a
+ * very large or very busy group, the records seen longest ago (records already counted last).
+ */
 function prune(state: GroupState, now: number, config: DetectorConfig): void {
   const retention = config.retentionMs ?? Math.max(config.windowMs, config.shortLivedMs) + 3 * 3_600_000;
   for (const [key, r] of Object.entries(state.instances)) {
     if (r.lastSeen < now - retention) delete state.instances[key];
   }
-  state.shortLived = state.shortLived.filter((l) => l.at >= now - retention);
+  const keys = Object.keys(state.instances);
+  if (keys.length > MAX_INSTANCE_RECORDS) {
+    const byAge = keys.sort((a, b) => {
+      const ra = state.instances[a];
+      const rb = state.instances[b];
+      return Number(ra.counted ?? false) - Number(rb.counted ?? false) || ra.lastSeen - rb.lastSeen;
+    });
+    for (const key of byAge.slice(0, keys.length - MAX_INSTANCE_RECORDS)) delete state.instances[key];
+  }
+  state.shortLived = state.shortLived.filter((l) => l.at >= now - retention).slice(-MAX_SHORT_LIVED);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

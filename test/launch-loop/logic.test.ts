@@ -86,6 +86,18 @@ describe('applyEvent', () => {
     expect(Object.keys(state.instances).length).toBeLessThan(300);
     expect(JSON.stringify(state).length).toBeLessThan(100_000); // well under DynamoDB's 400 KB item limit
   });
+
+  test('stays within one DynamoDB item in a busy group of thousands of instances', () => {
+    let state = emptyState();
+    for (let n = 0; n < 3_000; n++) {
+      const id = `i-0${String(n).padStart(16, '0')}`;
+      state = applyEvent(state, `l${n}`, { kind: 'launching', instanceId: id, at: T + n * 1_000 }, CONFIG).state;
+      state = applyEvent(state, `s${n}`, { kind: 'in-service', instanceId: id, at: T + n * 1_000 + 500, launchedAt: T + n * 1_000 }, CONFIG).state;
+    }
+    expect(Object.keys(state.instances)).toHaveLength(1_000);
+    expect(Object.keys(state.instances)).toContain('i-00000000000002999'); // the newest are kept
+    expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(350_000);
+  });
 });
 
 describe('the notification', () => {
