@@ -22,6 +22,12 @@ export const LEADER_SK = 'leader';
 export const RUN_SK_PREFIX = 'run#';
 /** How many departed instance ids the leader item remembers (instance ids never come back). */
 export const DEPARTED_LIMIT = 100;
+/**
+ * A leader elected this recently that an event-driven invocation's DescribeAutoScalingGroups does not list at all
+ * is kept: the answer is older than the ledger (a just-launched instance is often missing). The sweep does not
+ * apply this grace, so a leader that really vanished is replaced at the next sweep at the latest.
+ */
+export const ABSENT_LEADER_GRACE_MS = 120_000;
 
 /** Partition key of a group's leader item. */
 export function leaderPk(group: string): string {
@@ -135,8 +141,22 @@ export function decideElection(input: ElectionInput): ElectionDecision {
 
   const byId = new Map(input.group.members.map((m) => [m.instanceId, m]));
   const current = record.leader;
-  if (current !== undefined && isEligible(byId.get(current), departed)) {
-    if (!departedChanged) return { reason: `leader ${current} (term ${record.term}) is in service` };
+  const listed = current === undefined ? undefined : byId.get(current);
+  const staleAnswer =
+    current !== undefined &&
+    listed === undefined &&
+    input.trigger.kind !== 'sweep' &&
+    !departed.has(current) &&
+    record.since !== undefined &&
+    input.now - record.since < ABSENT_LEADER_GRACE_MS;
+  if (current !== undefined && (isEligible(listed, departed) || staleAnswer)) {
+    if (!departedChanged) {
+      return {
+        reason: staleAnswer
+          ? `leader ${current} (term ${record.term}, elected ${input.now - record.since!} ms ago) is not listed yet: the ledger outranks a stale answer`
+          : `leader ${current} (term ${record.term}) is in service`,
+      };
+    }
     return {
       next: { ...record, departed: departedList, version: record.version + 1 },
       reason: `recorded departure of ${(input.trigger as { instanceId: string }).instanceId}; leader ${current} stays`,
@@ -233,10 +253,8 @@ export function deriveEffects(input: EffectsInput): Effects {
     const isProtected = byId.get(leader)!.protectedFromScaleIn;
     if (wantProtected && !isProtected) protect.push(leader);
     if (!wantProtected && isProtected) unprotect.add(leader);
-  } else if (leader !== undefined && input.trigger.kind !== 'sweep') {
-    // Just elected from a view that lists it; tag it anyway (tagging retries NotFound).
-    tag = { instanceId: leader, term: record.term };
   }
+  // A leader the (stale) answer does not list gets its tag and protection from a later event or the sweep.
   return { tag, untag: [...untag].sort(), protect, unprotect: [...unprotect].sort() };
 }
 

@@ -320,6 +320,24 @@ describe('leader hook', () => {
   });
 });
 
+describe('stale answers never override the ledger', () => {
+  test('a just-elected leader missing from a stale DescribeAutoScalingGroups answer is kept, not deposed', async () => {
+    ddbMock.on(GetCommand).resolves(leaderItem({ term: 6, leader: B, version: 9, since: NOW - 5_000 }));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: C }]));
+    const r = await handle(launchEvent(C), { ...deps, timing: { ...timing, deadlineMs: 0 } });
+    expect(r).toMatchObject({ leader: B, term: 6, wrote: false });
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ec2Mock.commandCalls(CreateTagsCommand)).toHaveLength(0);
+  });
+
+  test('the sweep does replace a leader the group no longer lists', async () => {
+    ddbMock.on(GetCommand).resolves(leaderItem({ term: 6, leader: B, version: 9, since: NOW - 5_000 }));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: C }]));
+    const r = await handle(scheduledSample, deps);
+    expect(r).toMatchObject({ leader: C, term: 7, wrote: true });
+  });
+});
+
 describe('configFromEnv', () => {
   test('reads what the construct sets, and names a missing variable', () => {
     expect(

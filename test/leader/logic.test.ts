@@ -1,4 +1,5 @@
 import {
+  ABSENT_LEADER_GRACE_MS,
   DEPARTED_LIMIT,
   commandName,
   decideAbandon,
@@ -38,6 +39,14 @@ describe('decideElection', () => {
     else expect(d.next).toMatchObject(expected);
     if (expected !== undefined && !('leader' in expected)) expect(d.next!.leader).toBeUndefined();
     expect(d.reason).toEqual(expect.any(String));
+  });
+
+  test('an event keeps a recently elected leader that a stale view does not list; after the grace, or in a sweep, it is replaced', () => {
+    const r = rec({ term: 3, leader: 'i-new', version: 4, since: 1_000 });
+    const launch = { kind: 'launch', instanceId: 'i-b' } as const;
+    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + ABSENT_LEADER_GRACE_MS - 1 }).next).toBeUndefined();
+    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + ABSENT_LEADER_GRACE_MS }).next).toMatchObject({ leader: 'i-b', term: 4 });
+    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: { kind: 'sweep' }, now: 1_001 }).next).toMatchObject({ leader: 'i-b', term: 4 });
   });
 
   test('a departed instance is never elected again, whatever a stale view says', () => {
