@@ -33,6 +33,8 @@ export interface DetectorConfig {
    * @default the larger of windowMs and shortLivedMs, plus 3 hours
    */
   readonly retentionMs?: number;
+  /** Instance records kept at most. @default MAX_INSTANCE_RECORDS */
+  readonly maxInstanceRecords?: number;
 }
 
 /** One thing the hook learned from one event. `at` is the event's time. */
@@ -313,8 +315,8 @@ export function completeIncident(state: GroupState, number: number): GroupState 
   return rest;
 }
 
-/** Instance records kept at most (a DynamoDB item holds 400 KB; a record is about 200 bytes). */
-export const MAX_INSTANCE_RECORDS = 1_000;
+/** Instance records kept at most (a DynamoDB item holds 400 KB; a record is about 200 bytes; V8 objects stay fast below about 1,000 keys). */
+export const MAX_INSTANCE_RECORDS = 800;
 /** Short-lived launches kept at most. */
 export const MAX_SHORT_LIVED = 200;
 
@@ -327,14 +329,15 @@ function prune(state: GroupState, now: number, config: DetectorConfig): void {
   for (const [key, r] of Object.entries(state.instances)) {
     if (r.lastSeen < now - retention) delete state.instances[key];
   }
-  const keys = Object.keys(state.instances);
-  if (keys.length > MAX_INSTANCE_RECORDS) {
-    const byAge = keys.sort((a, b) => {
-      const ra = state.instances[a];
-      const rb = state.instances[b];
-      return Number(ra.counted ?? false) - Number(rb.counted ?? false) || ra.lastSeen - rb.lastSeen;
-    });
-    for (const key of byAge.slice(0, keys.length - MAX_INSTANCE_RECORDS)) delete state.instances[key];
+  const cap = config.maxInstanceRecords ?? MAX_INSTANCE_RECORDS;
+  const older = (a: InstanceRecord, b: InstanceRecord) => Number(a.counted ?? false) - Number(b.counted ?? false) || a.lastSeen - b.lastSeen;
+  // One event adds at most one record: drop the oldest (records already counted last) with a linear scan.
+  while (Object.keys(state.instances).length > cap) {
+    let oldest: string | undefined;
+    for (const [key, r] of Object.entries(state.instances)) {
+      if (oldest === undefined || older(r, state.instances[oldest]) < 0) oldest = key;
+    }
+    delete state.instances[oldest!];
   }
   state.shortLived = state.shortLived.filter((l) => l.at >= now - retention).slice(-MAX_SHORT_LIVED);
 }

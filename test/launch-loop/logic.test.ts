@@ -5,6 +5,7 @@ import {
   isHealthCheckCause,
   judge,
   lastLines,
+  MAX_INSTANCE_RECORDS,
   maxInWindowAround,
   renderNotification,
   resumeCommand,
@@ -87,16 +88,30 @@ describe('applyEvent', () => {
     expect(JSON.stringify(state).length).toBeLessThan(100_000); // well under DynamoDB's 400 KB item limit
   });
 
-  test('stays within one DynamoDB item in a busy group of thousands of instances', () => {
+  test('keeps the newest instance records, and counted ones, once a busy group passes the cap', () => {
     let state = emptyState();
-    for (let n = 0; n < 3_000; n++) {
+    const config = { ...CONFIG, maxInstanceRecords: 50 };
+    state = applyEvent(state, 'dead', { kind: 'launch-failed', instanceId: 'i-dead', activityId: 'a', at: T, statusMessage: 'x', cause: 'y' }, config).state;
+    for (let n = 0; n < 200; n++) {
+      state = applyEvent(state, `s${n}`, { kind: 'in-service', instanceId: `i-${n}`, at: T + n * 1_000 }, config).state;
+    }
+    expect(Object.keys(state.instances)).toHaveLength(50);
+    expect(Object.keys(state.instances)).toEqual(expect.arrayContaining(['i-dead', 'i-199']));
+    expect(Object.keys(state.instances)).not.toContain('i-100');
+    // The counted record still stops a late duplicate about the same instance from counting again.
+    const again = applyEvent(state, 'late', { kind: 'terminated', instanceId: 'i-dead', at: T + 300_000, cause: 'health check' }, config);
+    expect(again.counted).toHaveLength(0);
+  });
+
+  test('stays within one DynamoDB item at the default cap of instance records', () => {
+    let state = emptyState();
+    for (let n = 0; n < MAX_INSTANCE_RECORDS + 10; n++) {
       const id = `i-0${String(n).padStart(16, '0')}`;
       state = applyEvent(state, `l${n}`, { kind: 'launching', instanceId: id, at: T + n * 1_000 }, CONFIG).state;
       state = applyEvent(state, `s${n}`, { kind: 'in-service', instanceId: id, at: T + n * 1_000 + 500, launchedAt: T + n * 1_000 }, CONFIG).state;
     }
-    expect(Object.keys(state.instances)).toHaveLength(1_000);
-    expect(Object.keys(state.instances)).toContain('i-00000000000002999'); // the newest are kept
-    expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(350_000);
+    expect(Object.keys(state.instances)).toHaveLength(MAX_INSTANCE_RECORDS);
+    expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(300_000); // DynamoDB's item limit is 400 KB
   });
 });
 
