@@ -383,10 +383,10 @@ export class LaunchLoopGuard extends Construct {
     acknowledgeNag(
       policy,
       'AwsSolutions-IAM5',
-      reason('KMS data-key generation for the guard\'s own key (the resource is that one key; the wildcard is in the action name).'),
+      reason('KMS data-key generation on the guard\'s key and the topic\'s key only (the resources are those keys; the wildcard is in the action name).'),
       'Action::kms:GenerateDataKey*',
     );
-    if (!Token.isUnresolved(groupName) || groupActions.length > 0) {
+    if (groupActions.length > 0) {
       acknowledgeNag(
         policy,
         'AwsSolutions-IAM5',

@@ -38,7 +38,9 @@ function nagFindings(build: (stack: Stack) => void): string[] {
   const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
     pluginReports: Array<{ violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
   };
-  return report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
+  return report.pluginReports
+    .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)))
+    .filter((f) => f.startsWith('AwsSolutions'));
 }
 
 describe('LaunchLoopGuard defaults', () => {
@@ -252,6 +254,14 @@ describe('LaunchLoopGuard on a MultiAzFleet', () => {
         notificationTopic: new sns.Topic(stack, 'FleetEvents', { masterKey: new kms.Key(stack, 'K', { enableKeyRotation: true }), enforceSSL: true }),
       });
       fleet.guardLaunchLoops();
+    });
+    expect(findings).toEqual([]);
+  });
+
+  test('is cdk-nag AwsSolutions clean with the breaker OFF and the user\'s own encrypted topic', () => {
+    const findings = nagFindings((stack) => {
+      const topic = new sns.Topic(stack, 'Pager', { masterKey: new kms.Key(stack, 'TeamKey', { enableKeyRotation: true }), enforceSSL: true });
+      build({ circuitBreaker: LaunchLoopCircuitBreaker.OFF, topic }, stack);
     });
     expect(findings).toEqual([]);
   });
