@@ -268,9 +268,38 @@ function fmt(v: number | null): string {
   return v === null ? 'never (12 h)' : String(v);
 }
 
+/**
+ * An extra CodeDeploy scenario from the command line, for your own numbers:
+ * `npx tsx bench/launch-loop.bench.ts --boot-min 4 --codedeploy-timeout-min 10 --relaunch-s 45 [--window-min 60]`.
+ */
+function scenarioFromArgs(argv: string[]): Scenario | undefined {
+  const value = (flag: string): number | undefined => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return undefined;
+    const n = Number(argv[i + 1]);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number, got ${argv[i + 1]}`);
+    return n;
+  };
+  const boot = value('--boot-min');
+  const timeout = value('--codedeploy-timeout-min');
+  const relaunch = value('--relaunch-s');
+  const window = value('--window-min');
+  if (boot === undefined && timeout === undefined && relaunch === undefined && window === undefined) return undefined;
+  return {
+    name: 'Your parameters (command line)',
+    kind: 'codedeploy',
+    bootMs: (boot ?? 3) * MIN,
+    deployFailMs: (timeout ?? 5) * MIN,
+    healthFailMs: 0,
+    relaunchDelayMs: (relaunch ?? 30) * S,
+    windowMs: window === undefined ? undefined : window * MIN,
+  };
+}
+
 function main() {
   const started = process.hrtime.bigint();
-  const rows = SCENARIOS.map(runScenario);
+  const custom = scenarioFromArgs(process.argv.slice(2));
+  const rows = [...SCENARIOS, ...(custom ? [custom] : [])].map(runScenario);
   const healthyResult = healthy();
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   const result = {
