@@ -143,7 +143,11 @@ export function createIo(clients: Clients, timing: Timing = {}) {
       }
     },
 
-    /** One data point per counted short-lived launch, and the in-window count the alarm watches. */
+    /**
+     * One data point per counted short-lived launch, and the in-window count the alarm watches.
+     * PutMetricData rather than an embedded-metric-format log line: a few calls per incident, a failure is seen and
+     * retried here, and EMF under Lambda's JSON log format loses metrics unless written around console.log.
+     */
     async putShortLivedMetric(namespace: string, group: string, counted: number, inWindow: number, at: Date): Promise<void> {
       const Dimensions = [{ Name: 'AutoScalingGroupName', Value: group }];
       await call(() =>
