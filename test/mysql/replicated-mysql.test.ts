@@ -1,0 +1,337 @@
+import { Duration, Size, Stack, Validations, aws_ec2 as ec2, aws_events as events, aws_kms as kms, aws_rds as rds, aws_route53 as route53, aws_sns as sns } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { MysqlDeployment, MysqlUserRole, ReplicatedMysql, type ReplicatedMysqlProps } from '../../lib';
+import { importedVpc, testApp, testStack } from '../helpers';
+
+function build(extra: Partial<ReplicatedMysqlProps> = {}, opts: { nag?: boolean } = {}) {
+  const app = testApp();
+  const stack = testStack(app);
+  const vpc = importedVpc(stack);
+  const db = new ReplicatedMysql(stack, 'Db', { vpc, clusterName: 'shop', ...extra });
+  if (opts.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, vpc, db, template: () => Template.fromStack(stack) };
+}
+
+const SITES = [{ name: 'shop' }, { name: 'blog-eu', users: [MysqlUserRole.APP, MysqlUserRole.READ_ONLY], dropDatabaseOnDelete: true }];
+
+function envOf(t: Template, hookDescription: RegExp): Record<string, unknown> {
+  const fns = Object.values(t.findResources('AWS::Lambda::Function')) as Array<{ Properties: { Description: string; Environment: { Variables: Record<string, unknown> } } }>;
+  const fn = fns.find((f) => hookDescription.test(f.Properties.Description));
+  if (!fn) throw new Error(`no function matching ${hookDescription}`);
+  return fn.Properties.Environment.Variables;
+}
+
+describe('ReplicatedMysql defaults', () => {
+  const { template, db } = build();
+  const t = template();
+
+  test('a Multi-AZ primary, encrypted, deletion-protected, retained, with 14 days of backups and PITR', () => {
+    t.hasResource('AWS::RDS::DBInstance', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        DBInstanceIdentifier: 'shop-primary',
+        Engine: 'mysql',
+        EngineVersion: '8.4.7',
+        DBInstanceClass: 'db.m6g.large',
+        MultiAZ: true,
+        StorageEncrypted: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 14,
+        StorageType: 'gp3',
+        AllocatedStorage: '100',
+        MaxAllocatedStorage: 1000,
+        PubliclyAccessible: false,
+        EnableIAMDatabaseAuthentication: true,
+        Tags: Match.arrayWith([{ Key: 'resilient-fleet:mysql-cluster', Value: 'shop' }, { Key: 'resilient-fleet:mysql-role', Value: 'primary' }]),
+      }),
+    });
+  });
+
+  test('one read replica of the primary, retained, with its own backups so it can be promoted at once', () => {
+    t.hasResource('AWS::RDS::DBInstance', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        DBInstanceIdentifier: 'shop-replica-1',
+        SourceDBInstanceIdentifier: Match.anyValue(),
+        StorageEncrypted: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 14,
+        Tags: Match.arrayWith([{ Key: 'resilient-fleet:mysql-role', Value: 'replica' }]),
+      }),
+    });
+    t.resourceCountIs('AWS::RDS::DBInstance', 2);
+    expect(db.replicas).toHaveLength(1);
+  });
+
+  test('lives in the isolated subnets, reachable only from its hooks security group', () => {
+    t.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: ['subnet-0iso0', 'subnet-0iso1', 'subnet-0iso2'] });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, SourceSecurityGroupId: Match.anyValue() });
+  });
+
+  test('requires TLS on the server', () => {
+    t.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'mysql8.4', Parameters: { require_secure_transport: '1' } });
+  });
+
+  test('creates a private hosted zone with db-master and db-replica CNAMEs, TTL 30 s, retained', () => {
+    t.hasResource('AWS::Route53::HostedZone', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ Name: 'db.internal.', VPCs: [Match.objectLike({ VPCId: 'vpc-0123456789abcdef0' })] }) });
+    t.hasResource('AWS::Route53::RecordSet', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ Name: 'db-master.shop.db.internal.', Type: 'CNAME', TTL: '30' }) });
+    t.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-replica.shop.db.internal.', Type: 'CNAME', TTL: '30' });
+    expect(db.masterRecordName).toBe('db-master.shop.db.internal');
+  });
+
+  test('the name follower wakes on this cluster\'s RDS instance events and every 5 minutes', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.rds'],
+        'detail-type': ['RDS DB Instance Event'],
+        resources: [{ prefix: 'arn:aws:rds:eu-west-1:123456789012:db:shop-' }],
+        detail: { EventCategories: Match.arrayWith(['failover', 'creation', 'deletion', 'read replica']) },
+      },
+    });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    expect(envOf(t, /Keeps db-master/)).toMatchObject({ CLUSTER_NAME: 'shop', MASTER_NAME: 'db-master.shop.db.internal', RECORD_TTL: '30' });
+  });
+
+  test('the name hooks may change only the two CNAMEs, by UPSERT', () => {
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'route53:ChangeResourceRecordSets',
+            Condition: {
+              'ForAllValues:StringEquals': {
+                'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['db-master.shop.db.internal', 'db-replica.shop.db.internal'],
+                'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+                'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('the backup check may delete only <cluster>-verify-* instances', () => {
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'rds:DeleteDBInstance', Resource: 'arn:aws:rds:eu-west-1:123456789012:db:shop-verify-*' })]) },
+    });
+  });
+
+  test('a promotion state machine and a backup verification state machine, traced and logged', () => {
+    t.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true }, LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)', Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('BackupVerification') } })] });
+    expect(db.promotionStateMachine).toBeDefined();
+    expect(db.backupVerification).toBeDefined();
+  });
+
+  test('alarms on CPU, free storage, connections, replica lag and an unverified backup', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ReplicaLag', Threshold: 300, ComparisonOperator: 'GreaterThanThreshold' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FreeStorageSpace', Threshold: 10 * 1024 ** 3, ComparisonOperator: 'LessThanThreshold' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DatabaseConnections', Threshold: 500 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CPUUtilization', Threshold: 80, EvaluationPeriods: 3 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'ResilientFleet/MySQL', MetricName: 'BackupVerified', Threshold: 1, TreatMissingData: 'breaching' });
+    expect(db.alarms).toHaveLength(8);
+  });
+
+  test('the master secret is retained and KMS-encrypted; no site resources without sites', () => {
+    t.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ KmsKeyId: Match.anyValue() }) });
+    t.resourceCountIs('Custom::MysqlSite', 0);
+  });
+
+  test('snapshot at defaults', () => {
+    expect(t.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('ReplicatedMysql props', () => {
+  test('sites: one custom resource per site with least-privilege users whose passwords are generated in Secrets Manager', () => {
+    const { template, db } = build({ sites: SITES });
+    const t = template();
+    t.resourceCountIs('Custom::MysqlSite', 2);
+    t.hasResourceProperties('Custom::MysqlSite', {
+      Database: 'shop',
+      Users: [Match.objectLike({ Name: 'shop_app', Role: 'app' }), Match.objectLike({ Name: 'shop_mig', Role: 'migrate' })],
+      RequireTls: 'true',
+      DropDatabaseOnDelete: 'false',
+      Port: '3306',
+    });
+    t.hasResourceProperties('Custom::MysqlSite', { Database: 'blog_eu', Users: [Match.objectLike({ Name: 'blog_eu_app' }), Match.objectLike({ Name: 'blog_eu_ro', Role: 'read-only' })], DropDatabaseOnDelete: 'true' });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', PasswordLength: 32, ExcludePunctuation: true }) });
+    expect(db.siteSecret('shop')).toBeDefined();
+    expect(() => db.siteSecret('shop', MysqlUserRole.READ_ONLY)).toThrow(/site "shop" has no read-only user/);
+    expect(envOf(t, /Restores the newest snapshot/)).toMatchObject({ DATABASES: 'shop,blog_eu', REFERENCE_HOST: 'db-replica.shop.db.internal', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
+    // The provisioner runs in the VPC's subnets with egress, without an AWS managed policy.
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('Creates the site databases'), VpcConfig: { SubnetIds: ['subnet-0prv0', 'subnet-0prv1', 'subnet-0prv2'], SecurityGroupIds: Match.anyValue() } });
+    for (const role of Object.values(t.findResources('AWS::IAM::Role')) as Array<{ Properties: { ManagedPolicyArns?: unknown } }>) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('databaseName overrides the default name', () => {
+    build({ sites: [{ name: 'shop', databaseName: 'shop_prod' }] }).template().hasResourceProperties('Custom::MysqlSite', { Database: 'shop_prod', Users: [Match.objectLike({ Name: 'shop_prod_app' }), Match.anyValue()] });
+  });
+
+  test('deployment MULTI_AZ_CLUSTER: a Multi-AZ DB cluster, names on its endpoints, no promotion or restore job', () => {
+    const { template, db } = build({ deployment: MysqlDeployment.MULTI_AZ_CLUSTER, sites: SITES }, { nag: true });
+    const t = template();
+    t.hasResource('AWS::RDS::DBCluster', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ Engine: 'mysql', DBClusterInstanceClass: 'db.m6gd.large', StorageEncrypted: true, DeletionProtection: true, BackupRetentionPeriod: 14, StorageType: 'gp3' }),
+    });
+    t.resourceCountIs('AWS::RDS::DBInstance', 0);
+    t.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.shop.db.internal.', ResourceRecords: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('Cluster'), 'Endpoint.Address'] }] });
+    t.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-replica.shop.db.internal.', ResourceRecords: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('Cluster'), 'ReadEndpoint.Address'] }] });
+    t.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
+    expect(db.cluster).toBeDefined();
+    expect(db.promotionStateMachine).toBeUndefined();
+  });
+
+  test('engineVersion, instanceType, readReplicas, storage, backupRetention and port', () => {
+    const t = build({
+      engineVersion: rds.MysqlEngineVersion.VER_8_0_40,
+      instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.XLARGE),
+      readReplicas: 3,
+      allocatedStorage: Size.gibibytes(200),
+      maxAllocatedStorage: Size.gibibytes(400),
+      backupRetention: Duration.days(35),
+      port: 3307,
+    }).template();
+    t.resourceCountIs('AWS::RDS::DBInstance', 4);
+    t.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceIdentifier: 'shop-replica-3' });
+    t.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceIdentifier: 'shop-primary', EngineVersion: '8.0.40', DBInstanceClass: 'db.r6g.xlarge', AllocatedStorage: '200', MaxAllocatedStorage: 400, BackupRetentionPeriod: 35, Port: '3307' });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 3307 });
+  });
+
+  test('deletionProtection false warns (the instances are still retained)', () => {
+    const { stack, template } = build({ deletionProtection: false });
+    template().hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtection: false }) });
+    Annotations.fromStack(stack).hasWarning('/Test/Db', Match.stringLikeRegexp('deletionProtection is false'));
+  });
+
+  test('requireTls false leaves the server parameter out and tells the provisioner', () => {
+    const t = build({ requireTls: false, sites: SITES }).template();
+    t.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: {} });
+    t.hasResourceProperties('Custom::MysqlSite', { RequireTls: 'false' });
+  });
+
+  test('encryptionKey: the given key encrypts storage and secrets', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'MyKey');
+    new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', encryptionKey: key });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::KMS::Key', 1);
+    t.hasResourceProperties('AWS::RDS::DBInstance', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('MyKey'), 'Arn'] } });
+  });
+
+  test('hostedZone: names go into the given zone; no zone is created', () => {
+    const stack = testStack();
+    const vpc = importedVpc(stack);
+    const zone = route53.PrivateHostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0ADDRESSES', zoneName: 'corp.internal' });
+    const db = new ReplicatedMysql(stack, 'Db', { vpc, clusterName: 'shop', hostedZone: zone });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Route53::HostedZone', 0);
+    t.hasResourceProperties('AWS::Route53::RecordSet', { HostedZoneId: 'Z0ADDRESSES', Name: 'db-master.shop.corp.internal.' });
+    expect(db.replicaRecordName).toBe('db-replica.shop.corp.internal');
+  });
+
+  test('privateZoneName and recordTtl', () => {
+    const t = build({ privateZoneName: 'mysql.example.internal', recordTtl: Duration.seconds(10) }).template();
+    t.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'mysql.example.internal.' });
+    t.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.shop.mysql.example.internal.', TTL: '10' });
+  });
+
+  test('verifyBackups false: no restore job and no backup alarm', () => {
+    const { template, db } = build({ verifyBackups: false });
+    template().resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    expect(db.backupVerification).toBeUndefined();
+    expect(db.alarms).toHaveLength(7);
+  });
+
+  test('verifySchedule, verifyInstanceType and verifyRowCountTolerancePercent', () => {
+    const t = build({ verifySchedule: events.Schedule.rate(Duration.hours(2)), verifyInstanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.LARGE), verifyRowCountTolerancePercent: 3 }).template();
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 hours)' });
+    expect(envOf(t, /Restores the newest snapshot/)).toMatchObject({ INSTANCE_CLASS: 'db.t4g.large', TOLERANCE_PERCENT: '3' });
+  });
+
+  test('alarm thresholds and alarmTopic', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Alarms');
+    new ReplicatedMysql(stack, 'Db', {
+      vpc: importedVpc(stack),
+      clusterName: 'shop',
+      replicaLagThreshold: Duration.seconds(30),
+      freeStorageThreshold: Size.gibibytes(50),
+      connectionsThreshold: 200,
+      cpuThresholdPercent: 60,
+      alarmTopic: topic,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ReplicaLag', Threshold: 30, AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }] });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'FreeStorageSpace', Threshold: 50 * 1024 ** 3 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DatabaseConnections', Threshold: 200 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CPUUtilization', Threshold: 60 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'BackupVerified', AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }] });
+  });
+
+  test('vpcSubnets and lambdaSubnets', () => {
+    const t = build({ vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, lambdaSubnets: { subnetType: ec2.SubnetType.PUBLIC }, sites: SITES }).template();
+    t.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: ['subnet-0prv0', 'subnet-0prv1', 'subnet-0prv2'] });
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('Creates the site databases'), VpcConfig: Match.objectLike({ SubnetIds: ['subnet-0pub0', 'subnet-0pub1', 'subnet-0pub2'] }) });
+  });
+
+  test('metricBackupVerified names the cluster', () => {
+    const { db, stack } = build();
+    expect(Stack.of(db).resolve(db.metricBackupVerified().dimensions)).toEqual({ Cluster: 'shop' });
+    expect(stack).toBeDefined();
+  });
+
+  test('cdk-nag AwsSolutions is clean with sites, in both deployments', () => {
+    for (const deployment of [MysqlDeployment.MULTI_AZ_INSTANCE, MysqlDeployment.MULTI_AZ_CLUSTER]) {
+      const { app } = build({ deployment, sites: SITES }, { nag: true });
+      expect(() => app.synth()).not.toThrow();
+    }
+  });
+});
+
+describe('ReplicatedMysql validation', () => {
+  test.each<[string, Partial<ReplicatedMysqlProps>, RegExp]>([
+    ['a cluster name with capitals', { clusterName: 'Shop' }, /clusterName: got "Shop"; allowed: 2 to 32 lowercase/],
+    ['a cluster name with a double hyphen', { clusterName: 'a--b' }, /clusterName: got "a--b"/],
+    ['a cluster name too long', { clusterName: 'a'.repeat(33) }, /clusterName/],
+    ['readReplicas 0', { readReplicas: 0 }, /readReplicas: got 0; allowed: an integer from 1 to 5/],
+    ['readReplicas 6', { readReplicas: 6 }, /readReplicas: got 6/],
+    ['readReplicas with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, readReplicas: 2 }, /readReplicas: got 2; allowed: unset with deployment MULTI_AZ_CLUSTER/],
+    ['verifyBackups with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, verifyBackups: true }, /verifyBackups: got true/],
+    ['verify options without verifyBackups', { verifyBackups: false, verifyRowCountTolerancePercent: 5 }, /verifyRowCountTolerancePercent: got 5; allowed: unset when backups are not verified/],
+    ['a tolerance above 100%', { verifyRowCountTolerancePercent: 150 }, /verifyRowCountTolerancePercent: got 150; allowed: a number from 0 to 100/],
+    ['backupRetention 0 days', { backupRetention: Duration.days(0) }, /backupRetention: got "0 days"; allowed: whole days from 1 to 35/],
+    ['backupRetention 40 days', { backupRetention: Duration.days(40) }, /backupRetention: got "40 days"/],
+    ['a TTL above 60 s', { recordTtl: Duration.minutes(5) }, /recordTtl: got "300 seconds"; allowed: whole seconds from 0 to 60/],
+    ['storage below 20 GiB', { allocatedStorage: Size.gibibytes(10) }, /allocatedStorage: got "10 GiB"; allowed: 20 to 65536 GiB/],
+    ['max storage below allocated', { allocatedStorage: Size.gibibytes(200), maxAllocatedStorage: Size.gibibytes(100) }, /maxAllocatedStorage: got "100 GiB"; allowed: at least allocatedStorage \(200 GiB\)/],
+    ['port out of range', { port: 80 }, /port: got 80; allowed: an integer from 1150 to 65535/],
+    ['a zone name with a trailing dot', { privateZoneName: 'db.internal.' }, /privateZoneName: got "db.internal."; allowed: a DNS name/],
+    ['cpu threshold 0', { cpuThresholdPercent: 0 }, /cpuThresholdPercent: got 0; allowed: a number from 1 to 100/],
+    ['connections threshold 0', { connectionsThreshold: 0 }, /connectionsThreshold: got 0/],
+    ['replica lag under a second', { replicaLagThreshold: Duration.millis(500) }, /replicaLagThreshold: got "0.5 seconds"; allowed: at least 1 second/],
+    ['a site name with a space', { sites: [{ name: 'my shop' }] }, /sites\[0\]\.name: got "my shop"/],
+    ['two sites with one name', { sites: [{ name: 'shop' }, { name: 'shop' }] }, /sites\[1\]\.name: got "shop"; allowed: a name used once/],
+    ['a database name too long for its user names', { sites: [{ name: 'shop', databaseName: 'a'.repeat(29) }] }, /sites\[0\]\.databaseName: got "a{29}"; allowed: letters, digits and underscores/],
+    ['a system schema', { sites: [{ name: 'shop', databaseName: 'mysql' }] }, /sites\[0\]\.databaseName: got "mysql"/],
+    ['two sites on one database', { sites: [{ name: 'a', databaseName: 'x' }, { name: 'b', databaseName: 'X' }] }, /sites\[1\]\.databaseName: got "X"; allowed: a database used by one site only/],
+    ['a repeated role', { sites: [{ name: 'shop', users: [MysqlUserRole.APP, MysqlUserRole.APP] }] }, /sites\[0\]\.users: got \["app","app"\]; allowed: each role at most once/],
+  ])('fails on %s', (_name, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('fails on hostedZone together with privateZoneName', () => {
+    const stack = testStack();
+    const zone = route53.PrivateHostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z1', zoneName: 'corp.internal' });
+    expect(() => new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', hostedZone: zone, privateZoneName: 'db.internal' })).toThrow(/privateZoneName: got "db.internal"; allowed: unset when hostedZone is given/);
+  });
+
+  test('lists every problem at once', () => {
+    expect(() => build({ clusterName: 'X', readReplicas: 9, recordTtl: Duration.minutes(2) })).toThrow(/invalid props \(3\)/);
+  });
+});
