@@ -592,7 +592,7 @@ export class ReplicatedMysql extends Construct {
     const plan = step('plan').next(promote);
     const definition = new sfn.Choice(this, 'PromoteReplicaGiven')
       .when(sfn.Condition.isPresent('$.replica'), start.next(plan))
-      .otherwise(new sfn.Pass(this, 'PromoteDefaultInput', { parameters: { replica: null, state: {} } }).next(plan));
+      .otherwise(new sfn.Pass(this, 'PromoteDefaultInput', { parameters: { replica: '', state: {} } }).next(plan));
 
     const machine = new sfn.StateMachine(this, 'PromotionStateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -711,6 +711,12 @@ export class ReplicatedMysql extends Construct {
         retryOnServiceExceptions: true,
       });
     const report = invoke('Report', 'report');
+    // The metric is the signal; the execution's own status says the same, for whoever looks at the console.
+    report.next(
+      new sfn.Choice(this, 'VerifyPassed')
+        .when(sfn.Condition.booleanEquals('$.passed', true), new sfn.Succeed(this, 'VerifySucceeded'))
+        .otherwise(new sfn.Fail(this, 'VerifyFailed', { error: 'BackupNotVerified', cause: 'The restored copy failed its checks or could not be restored; see the execution output and the hook logs' })),
+    );
     const cleanup = invoke('Cleanup', 'cleanup').addRetry({ maxAttempts: 5, interval: Duration.seconds(30), backoffRate: 2 });
     cleanup.next(report);
     const onError = { resultPath: '$.error' };
