@@ -14,6 +14,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { AddressStack, BlueGreen, DnsRegistrar, LaunchLoopGuard, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
+import { ReplicatedMysql } from '../lib/mysql/replicated-mysql';
 
 /** The fixed example environment; cdk.context.json answers its AZ lookup, so no credentials are needed. */
 export const SITE_ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -42,6 +43,26 @@ export class NetworkStack extends Stack {
       ],
     });
     this.vpc.addFlowLog('FlowLog');
+  }
+}
+
+/**
+ * The long-lived, retained Data stack: replicated MySQL with one logical database per site (each with its own
+ * least-privilege users), db-master and db-replica names in a private zone, promotion and backup verification.
+ */
+export class DataStack extends Stack {
+  public readonly mysql: ReplicatedMysql;
+
+  constructor(scope: Construct, id: string, props: StackProps & { readonly vpc: ec2.IVpc }) {
+    super(scope, id, props);
+    const key = new kms.Key(this, 'AlarmKey', { enableKeyRotation: true, description: 'Encrypts the database alarm topic' });
+    const alarms = new sns.Topic(this, 'DatabaseAlarms', { masterKey: key, enforceSSL: true });
+    this.mysql = new ReplicatedMysql(this, 'Mysql', {
+      vpc: props.vpc,
+      clusterName: 'cluster1',
+      sites: [{ name: 'shop' }, { name: 'blog' }],
+      alarmTopic: alarms,
+    });
   }
 }
 
@@ -138,6 +159,7 @@ export function siteOptionsFromContext(app: App): SiteOptions {
 export function buildReferenceSite(app: App, options: SiteOptions = {}) {
   const network = new NetworkStack(app, 'Network', { env: SITE_ENV, description: 'resilient-fleet reference site: VPC over three AZs' });
   const addresses = buildAddresses(app, network, options);
+  const data = new DataStack(app, 'Data', { env: SITE_ENV, vpc: network.vpc, description: 'resilient-fleet reference site: replicated MySQL with two site databases (long-lived, retained)' });
   const copies = options.appCopies ?? ['blue', 'green'];
   const appStack = (copy: AppCopy) =>
     copies.includes(copy)
@@ -160,7 +182,7 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
         `Deploy App-${active} first, or switch with -c active=${active === 'blue' ? 'green' : 'blue'}.`,
     );
   }
-  return { network, addresses, appBlue, appGreen };
+  return { network, addresses, data, appBlue, appGreen };
 }
 
 /**

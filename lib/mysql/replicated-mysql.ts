@@ -390,8 +390,11 @@ export class ReplicatedMysql extends Construct {
       this.primary = primary;
       alarmTargets.push({ id: 'Primary', dims: { DBInstanceIdentifier: primary.instanceIdentifier }, replica: false });
       for (let n = 1; n <= (props.readReplicas ?? 1); n++) {
+        // CloudFormation rejects StorageEncrypted on a replica: a same-Region replica of an encrypted primary is
+        // encrypted with the primary's key.
+        const { storageEncrypted: _e, storageEncryptionKey: _k, ...replicaProps } = common;
         const replica = new rds.DatabaseInstanceReadReplica(this, `Replica${n}`, {
-          ...common,
+          ...replicaProps,
           sourceDatabaseInstance: primary,
           instanceIdentifier: `${props.clusterName}-replica-${n}`,
           // A replica with its own backups is promoted without waiting for a first backup.
@@ -400,6 +403,7 @@ export class ReplicatedMysql extends Construct {
         this.rdsLogGroups(`Replica${n}`, `${props.clusterName}-replica-${n}`);
         Tags.of(replica).add(MEMBER_TAG, props.clusterName);
         Tags.of(replica).add(ROLE_TAG, 'replica');
+        acknowledgeNag(replica, 'AwsSolutions-RDS2', 'Encrypted: a same-Region read replica of an encrypted primary uses the primary\'s key (CloudFormation rejects StorageEncrypted next to SourceDBInstanceIdentifier).');
         acknowledgeNag(replica, 'AwsSolutions-RDS3', 'A read replica: the primary is Multi-AZ, and the promotion state machine makes a promoted replica Multi-AZ.');
         acknowledgeNag(replica, 'AwsSolutions-RDS11', 'MySQL clients and tools expect port 3306; the instance is reachable only from security groups this construct names, in isolated subnets.');
         this.replicas.push(replica);

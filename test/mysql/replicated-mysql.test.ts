@@ -55,7 +55,8 @@ describe('ReplicatedMysql defaults', () => {
       Properties: Match.objectLike({
         DBInstanceIdentifier: 'shop-replica-1',
         SourceDBInstanceIdentifier: Match.anyValue(),
-        StorageEncrypted: true,
+        // Encrypted with the primary's key; CloudFormation rejects StorageEncrypted next to SourceDBInstanceIdentifier.
+        StorageEncrypted: Match.absent(),
         DeletionProtection: true,
         BackupRetentionPeriod: 14,
         Tags: Match.arrayWith([{ Key: 'resilient-fleet:mysql-role', Value: 'replica' }]),
