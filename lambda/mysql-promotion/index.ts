@@ -115,8 +115,15 @@ export function createHandler(deps: Deps = {}) {
         if (action !== 'promote') return mark(action);
         return mark(await io.promote(clients, plan().target, config.backupRetentionDays, timing));
       }
-      case 'awaitPromoted':
-        return { ...state, ready: isReady(await io.describeInstance(clients, plan().target, timing), true) };
+      case 'awaitPromoted': {
+        const target = await io.describeInstance(clients, plan().target, timing);
+        // A replica that was backing up (or busy otherwise) when the promote step ran is promoted once it is available.
+        if (promoteAction(target) === 'promote') {
+          await io.promote(clients, plan().target, config.backupRetentionDays, timing);
+          return { ...state, ready: false, done: [...done, 'awaitPromoted: promotion requested now that the replica is available'] };
+        }
+        return { ...state, ready: isReady(target, true) };
+      }
       case 'retag': {
         await io.tagRole(clients, config.where, plan().target, config.cluster, 'primary', timing);
         const old = plan().oldPrimary;

@@ -51,14 +51,19 @@ export function choosePlan(cluster: string, members: readonly DbInstance[], requ
   return { ok: true, plan: { cluster, target: candidates[0].id, oldPrimary: idOf(candidates[0].replicaSource!) } };
 }
 
-export type PromoteAction = 'promote' | 'already-promoted' | 'in-progress' | 'missing';
+export type PromoteAction = 'promote' | 'already-promoted' | 'in-progress' | 'not-yet' | 'missing';
 
-/** Whether PromoteReadReplica is still needed for the target. */
+/**
+ * Whether PromoteReadReplica is still needed for the target. RDS refuses to promote a replica that is backing up
+ * (PromoteReadReplica API Reference), so any status but `available` means "not yet": the await step issues the
+ * promotion as soon as the replica is available again.
+ */
 export function promoteAction(target: DbInstance | undefined): PromoteAction {
   if (!target) return 'missing';
   if (!target.replicaSource) return 'already-promoted';
-  // A replica in "modifying" after PromoteReadReplica still reports its source until the promotion completes.
-  if (target.status !== 'available') return 'in-progress';
+  // After PromoteReadReplica a replica is "modifying" (then "rebooting") and still reports its source until done.
+  if (target.status === 'modifying' || target.status === 'rebooting') return 'in-progress';
+  if (target.status !== 'available') return 'not-yet';
   return 'promote';
 }
 

@@ -70,6 +70,7 @@ describe('promotion logic', () => {
     expect(promoteAction(undefined)).toBe('missing');
     expect(promoteAction(i('r'))).toBe('already-promoted');
     expect(promoteAction(i('r', { replicaSource: 'p', status: 'modifying' }))).toBe('in-progress');
+    expect(promoteAction(i('r', { replicaSource: 'p', status: 'backing-up' }))).toBe('not-yet');
     expect(promoteAction(i('r', { replicaSource: 'p' }))).toBe('promote');
     expect(isReady(i('r', { replicaSource: 'p' }), true)).toBe(false);
     expect(isReady(i('r'), true)).toBe(true);
@@ -145,12 +146,26 @@ describe('promotion state machine steps', () => {
     expect(state.plan).toEqual({ cluster: CLUSTER, target: NEW_REPLICA, oldPrimary: 'shop-replica-1' });
   });
 
-  test('a replica that is being promoted already (InvalidDBInstanceState) counts as requested, not as a failure', async () => {
-    const state = await handler({ step: 'plan' });
+  test('a replica that is backing up is promoted by the await step once it is available (RDS refuses to promote it while backing up)', async () => {
+    let state = await handler({ step: 'plan' });
     world.instances.get('shop-replica-1')!.status = 'backing-up';
-    const out = await handler({ step: 'promote', state });
-    expect(out.done?.at(-1)).toMatch(/in-progress/);
+    state = await handler({ step: 'promote', state });
+    expect(state.done?.at(-1)).toMatch(/not-yet/);
     expect(world.count('PromoteReadReplica')).toBe(0);
+    world.instances.get('shop-replica-1')!.status = 'available';
+    state = await handler({ step: 'awaitPromoted', state });
+    expect(state.ready).toBe(false);
+    expect(world.count('PromoteReadReplica')).toBe(1);
+    for (let i = 0; i < 5 && !state.ready; i++) state = await handler({ step: 'awaitPromoted', state });
+    expect(state.ready).toBe(true);
+    expect(world.count('PromoteReadReplica')).toBe(1);
+  });
+
+  test('a promotion already under way (InvalidDBInstanceState from RDS) counts as requested, not as a failure', async () => {
+    const state = await handler({ step: 'plan' });
+    world.failOnce('PromoteReadReplica', Object.assign(new Error('DB Instance is not a read replica.'), { name: 'InvalidDBInstanceStateFault' }));
+    const out = await handler({ step: 'promote', state });
+    expect(out.done?.at(-1)).toMatch(/already/);
   });
 
   test('retries RDS throttling on tags and Route 53 throttling on the names', async () => {
