@@ -1,0 +1,139 @@
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  type AutoScalingInstanceDetails,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { makeHandler } from '../../lambda/worker-drain';
+import { decide, parseTerminateEvent, type TerminateLifecycleAction } from '../../lambda/worker-drain/logic';
+import terminateEvent from '../fixtures/events/autoscaling-terminate-lifecycle-action.json';
+import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
+
+const ID = terminateEvent.detail.EC2InstanceId;
+
+function instance(overrides: Partial<AutoScalingInstanceDetails>): { AutoScalingInstances: AutoScalingInstanceDetails[] } {
+  return { AutoScalingInstances: [{ ...describeResponse.AutoScalingInstances[0], InstanceId: ID, ...overrides }] };
+}
+
+function awsError(name: string, message: string, status = 400): AutoScalingServiceException {
+  return new AutoScalingServiceException({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+}
+
+const asg = mockClient(AutoScalingClient);
+const lines: string[] = [];
+const handler = makeHandler(() => ({
+  client: new AutoScalingClient({}),
+  log: { debug: () => {}, info: (m, f) => lines.push(JSON.stringify({ m, ...f })), warn: () => {}, error: () => {} },
+  retry: { sleep: async () => {}, baseDelayMs: 1 },
+}));
+
+beforeEach(() => {
+  asg.reset();
+  lines.length = 0;
+});
+
+describe('worker-drain logic', () => {
+  const action = parseTerminateEvent(terminateEvent);
+
+  test('reads the documented terminate lifecycle event', () => {
+    expect(action).toEqual<TerminateLifecycleAction>({
+      autoScalingGroupName: 'my-asg',
+      lifecycleHookName: 'my-lifecycle-hook',
+      instanceId: 'i-1234567890abcdef0',
+      lifecycleActionToken: '87654321-4321-4321-4321-210987654321',
+      lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      destination: undefined,
+    });
+  });
+
+  test.each([
+    ['another source', { ...terminateEvent, source: 'aws.ec2' }, /unexpected source/],
+    ['a launch lifecycle action', { ...terminateEvent, 'detail-type': 'EC2 Instance-launch Lifecycle Action' }, /unexpected detail-type/],
+    ['no instance id', { ...terminateEvent, detail: { ...terminateEvent.detail, EC2InstanceId: '' } }, /EC2InstanceId is missing/],
+    ['a malformed instance id', { ...terminateEvent, detail: { ...terminateEvent.detail, EC2InstanceId: 'i-xyz' } }, /not an instance id/],
+    ['no token', { ...terminateEvent, detail: { ...terminateEvent.detail, LifecycleActionToken: undefined } }, /LifecycleActionToken is missing/],
+    ['not an object', 'hello', /not an object/],
+  ])('rejects %s', (_name, event, error) => {
+    expect(() => parseTerminateEvent(event)).toThrow(error);
+  });
+
+  test('lets an idle worker terminate at once', () => {
+    expect(decide(action, { found: true, lifecycleState: 'Terminating:Wait', protectedFromScaleIn: false }).action).toBe('continue');
+  });
+
+  test('waits for a busy worker (protected by job-guard)', () => {
+    expect(decide(action, { found: true, lifecycleState: 'Terminating:Wait', protectedFromScaleIn: true }).action).toBe('wait');
+  });
+
+  test('ignores workers that are gone or no longer waiting, and non-terminate transitions', () => {
+    expect(decide(action, { found: false }).action).toBe('ignore');
+    expect(decide(action, { found: true, lifecycleState: 'Terminating:Proceed', protectedFromScaleIn: false }).action).toBe('ignore');
+    expect(decide(action, { found: true, lifecycleState: 'Terminated', protectedFromScaleIn: true }).action).toBe('ignore');
+    expect(decide({ ...action, lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }, { found: true, lifecycleState: 'Terminating:Wait', protectedFromScaleIn: false }).action).toBe('ignore');
+  });
+});
+
+describe('worker-drain handler', () => {
+  test('completes the lifecycle action with CONTINUE for an idle worker, with the event token', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: false }));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    const result = await handler(terminateEvent);
+    expect(result).toMatchObject({ action: 'continue', completed: 'completed', instanceId: ID });
+    expect(asg.commandCalls(DescribeAutoScalingInstancesCommand)[0].args[0].input).toEqual({ InstanceIds: [ID] });
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: 'my-asg',
+      LifecycleHookName: 'my-lifecycle-hook',
+      InstanceId: ID,
+      LifecycleActionToken: '87654321-4321-4321-4321-210987654321',
+      LifecycleActionResult: 'CONTINUE',
+    });
+  });
+
+  test('waits: does not complete the action while a job runs (job-guard completes it when the job ends)', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: true }));
+    const result = await handler(terminateEvent);
+    expect(result.action).toBe('wait');
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    expect(lines.join('\n')).toContain('a job is running');
+  });
+
+  test('a duplicate event after the action was completed changes nothing', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Proceed' }));
+    expect((await handler(terminateEvent)).action).toBe('ignore');
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
+    expect((await handler(terminateEvent)).action).toBe('ignore');
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+  });
+
+  test('a race with job-guard completing first is not an error ("No active Lifecycle Action found")', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait' }));
+    asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', `No active Lifecycle Action found with instance ID ${ID}`));
+    expect(await handler(terminateEvent)).toMatchObject({ action: 'continue', completed: 'already-done' });
+  });
+
+  test('retries throttling and server errors on both calls', async () => {
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
+      .rejectsOnce(awsError('InternalFailure', 'oops', 500))
+      .resolves(instance({ LifecycleState: 'Terminating:Wait' }));
+    asg.on(CompleteLifecycleActionCommand).rejectsOnce(awsError('Throttling', 'Rate exceeded')).resolves({});
+    expect(await handler(terminateEvent)).toMatchObject({ action: 'continue', completed: 'completed' });
+    expect(asg.commandCalls(DescribeAutoScalingInstancesCommand)).toHaveLength(3);
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(2);
+  });
+
+  test('other errors fail the invocation so EventBridge retries it', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait' }));
+    asg.on(CompleteLifecycleActionCommand).rejects(awsError('AccessDenied', 'not allowed', 403));
+    await expect(handler(terminateEvent)).rejects.toThrow(/not allowed/);
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+  });
+
+  test('rejects a malformed event before calling AWS', async () => {
+    await expect(handler({ source: 'aws.autoscaling' })).rejects.toThrow(/detail-type/);
+    expect(asg.calls()).toHaveLength(0);
+  });
+});
