@@ -56,9 +56,10 @@ export function createHandler(deps: Deps = {}) {
         } else {
           plan = decision.plan;
         }
-        logger.info('running plan', { ...log, statements: plan.map(redact) });
+        logger.info('running plan', { ...log, host: props.Host, statements: plan.map(redact) });
+        const host = await clients.endpointOf(props.Host, props.FallbackHost);
         const statements = await clients.runPlan(
-          { host: props.Host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
+          { host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
           plan,
         );
         outcome = { status: 'SUCCESS', physicalId: decision.physicalId, statements };

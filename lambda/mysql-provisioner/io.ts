@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { isNotFound, isTransient } from '../shared/errors';
 import { retry, type RetryOptions } from '../shared/retry';
 import * as db from '../mysql-shared/db';
+import { endpointOf } from '../mysql-shared/endpoint';
 import type { Statement } from './sql';
 
 export interface Clients {
@@ -14,6 +15,8 @@ export interface Clients {
   readonly runPlan: (target: db.ConnectOptions, plan: readonly Statement[]) => Promise<number>;
   /** PUTs the response document to CloudFormation's pre-signed URL. */
   readonly respond: (url: string, body: string) => Promise<void>;
+  /** Follows db-master to the RDS endpoint name (see lambda/mysql-shared/endpoint.ts). */
+  readonly endpointOf: (name: string, fallback?: string) => Promise<string>;
 }
 
 export type Timing = Pick<RetryOptions, 'sleep' | 'now' | 'random'>;
@@ -31,6 +34,7 @@ export function defaultClients(): Clients {
         await conn.end().catch(() => undefined);
       }
     },
+    endpointOf: (name, fallback) => endpointOf(name, fallback),
     respond: async (url, body) => {
       const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) } });
       if (!res.ok) throw new Error(`CloudFormation response PUT answered ${res.status}`);

@@ -23,7 +23,10 @@ export interface SiteProperties {
   readonly Users: readonly UserProperty[];
   readonly RequireTls?: string | boolean;
   readonly DropDatabaseOnDelete?: string | boolean;
+  /** db-master's name (followed to the RDS endpoint, so TLS verification matches the certificate). */
   readonly Host: string;
+  /** The primary's endpoint at deploy time, used when db-master does not resolve yet. */
+  readonly FallbackHost?: string;
   readonly Port: string | number;
   readonly MasterSecretArn: string;
 }

@@ -125,7 +125,8 @@ export function createHandler(deps: Deps = {}) {
         } finally {
           await restoredConn.end().catch(() => undefined);
         }
-        const referenceConn = await clients.connect({ host: config.referenceHost, port: config.port, user: creds.username, password: creds.password, tls: true });
+        const referenceHost = await clients.endpointOf(config.referenceHost);
+        const referenceConn = await clients.connect({ host: referenceHost, port: config.port, user: creds.username, password: creds.password, tls: true });
         let reference;
         try {
           reference = await clients.observe(referenceConn, config.databases);

@@ -9,6 +9,7 @@ import type { Connection } from 'mysql2/promise';
 import { errorName, isNotFound, isThrottling, isTransient } from '../shared/errors';
 import { retry, type RetryOptions } from '../shared/retry';
 import * as db from '../mysql-shared/db';
+import { endpointOf } from '../mysql-shared/endpoint';
 import type { Candidate, MetricValues, Snapshot } from './logic';
 
 export interface Clients {
@@ -18,11 +19,13 @@ export interface Clients {
   /** Opens a MySQL connection (replaced in tests). */
   readonly connect: (options: db.ConnectOptions) => Promise<Connection>;
   readonly observe: (conn: Connection, databases: readonly string[]) => Promise<db.Observation>;
+  /** Follows db-replica to the RDS endpoint name, so TLS verification matches the certificate. */
+  readonly endpointOf: (name: string) => Promise<string>;
 }
 
 let cached: Clients | undefined;
 export function defaultClients(): Clients {
-  cached ??= { rds: new RDSClient({}), cloudwatch: new CloudWatchClient({}), secrets: new SecretsManagerClient({}), connect: db.connect, observe: db.observe };
+  cached ??= { rds: new RDSClient({}), cloudwatch: new CloudWatchClient({}), secrets: new SecretsManagerClient({}), connect: db.connect, observe: db.observe, endpointOf: (n) => endpointOf(n, undefined) };
   return cached;
 }
 

@@ -249,6 +249,7 @@ export class ReplicatedMysql extends Construct {
 
   private readonly siteSecrets = new Map<string, secretsmanager.Secret>();
   private readonly clusterName: string;
+  private masterRecord!: route53.CnameRecord;
   private parameterGroupName?: string;
   private readonly hookSecurityGroup: ec2.SecurityGroup;
   private readonly dbSecurityGroup: ec2.SecurityGroup;
@@ -420,6 +421,7 @@ export class ReplicatedMysql extends Construct {
     ] as const) {
       const record = new route53.CnameRecord(this, rid, { zone: this.hostedZone, recordName: name, domainName: target, ttl, comment: `resilient-fleet ${props.clusterName}` });
       record.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      if (rid === 'MasterRecord') this.masterRecord = record;
     }
 
     if (!isCluster) {
@@ -648,12 +650,14 @@ export class ReplicatedMysql extends Construct {
           Users: users,
           RequireTls: String(requireTls),
           DropDatabaseOnDelete: String(site.dropDatabaseOnDelete ?? false),
-          Host: writer,
+          // db-master, followed to the current primary at run time (after a promotion it is no longer the stack's primary).
+          Host: this.masterRecordName,
+          FallbackHost: writer,
           Port: String(this.port),
           MasterSecretArn: this.masterSecret.secretArn,
         },
       });
-      resource.node.addDependency(this.dbSecurityGroup, ...(this.primary ? [this.primary] : []), ...this.replicas);
+      resource.node.addDependency(this.dbSecurityGroup, this.masterRecord, ...(this.primary ? [this.primary] : []), ...this.replicas);
     }
   }
 
@@ -673,6 +677,7 @@ export class ReplicatedMysql extends Construct {
         SECURITY_GROUP_IDS: this.dbSecurityGroup.securityGroupId,
         MASTER_SECRET_ARN: this.masterSecret.secretArn,
         REFERENCE_HOST: this.replicaRecordName,
+        PARAMETER_GROUP: this.parameterGroupName ?? '',
         DB_PORT: String(this.port),
         TOLERANCE_PERCENT: String(props.verifyRowCountTolerancePercent ?? 10),
       },

@@ -28,6 +28,7 @@ const handler = createHandler({
     respond: async (_url, body) => {
       responses.push(JSON.parse(body));
     },
+    endpointOf: async (name, fallback) => (name === 'db-master.shop.db.internal' ? 'shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com' : fallback ?? name),
   }),
   timing: noWait,
   logger: silentLogger,
@@ -41,7 +42,8 @@ const props = (over: Partial<SiteProperties> = {}): SiteProperties => ({
   ],
   RequireTls: 'true',
   DropDatabaseOnDelete: 'false',
-  Host: 'shop-primary.abcexample.eu-west-1.rds.amazonaws.com',
+  Host: 'db-master.elsewhere.db.internal',
+  FallbackHost: 'shop-primary.abcexample.eu-west-1.rds.amazonaws.com',
   Port: '3306',
   MasterSecretArn: 'arn:master',
   ...over,
@@ -135,6 +137,11 @@ describe('provisioner handler', () => {
     expect(plans[0].plan.find((s) => s.sql.startsWith("CREATE USER IF NOT EXISTS 'shop_mig'"))?.values).toEqual(['mig-pw']);
     expect(responses).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'mysql-site:shop', RequestId: 'unique-id-for-this-request', LogicalResourceId: 'SiteShop', Data: { Database: 'shop' } })]);
     expect(JSON.stringify(responses)).not.toMatch(/pw/);
+  });
+
+  test('connects to where db-master points (after a promotion, the new primary), not to the endpoint known at deploy time', async () => {
+    await handler(request('Update', props({ Host: 'db-master.shop.db.internal' }), { PhysicalResourceId: 'mysql-site:shop', OldResourceProperties: props() }));
+    expect(plans[0].target.host).toBe('shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com');
   });
 
   test('Update with the same database drops a removed user; the physical id stays', async () => {

@@ -157,6 +157,8 @@ describe('ReplicatedMysql props', () => {
       Users: [Match.objectLike({ Name: 'shop_app', Role: 'app' }), Match.objectLike({ Name: 'shop_mig', Role: 'migrate' })],
       RequireTls: 'true',
       DropDatabaseOnDelete: 'false',
+      Host: 'db-master.shop.db.internal',
+      FallbackHost: { 'Fn::GetAtt': [Match.stringLikeRegexp('Primary'), 'Endpoint.Address'] },
       Port: '3306',
     });
     t.hasResourceProperties('Custom::MysqlSite', { Database: 'blog_eu', Users: [Match.objectLike({ Name: 'blog_eu_app' }), Match.objectLike({ Name: 'blog_eu_ro', Role: 'read-only' })], DropDatabaseOnDelete: 'true' });

@@ -51,6 +51,7 @@ const handler = createHandler({
       return { end: async () => undefined } as unknown as Connection;
     },
     observe: async () => (connected.at(-1)!.includes('verify') ? restoredView : healthy),
+    endpointOf: async (name) => (name === 'db-replica.shop.db.internal' ? 'shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com' : name),
   }),
   config: () => config,
   timing: noWait,
@@ -142,7 +143,8 @@ describe('verification steps', () => {
     expect(world.count('RestoreDBInstanceFromDBSnapshot')).toBe(1);
     const restore = world.rds.commandCalls((await import('@aws-sdk/client-rds')).RestoreDBInstanceFromDBSnapshotCommand)[0].args[0].input;
     expect(restore).toMatchObject({ DBSnapshotIdentifier: 'rds:shop-primary-2026-11-22-03-10', MultiAZ: false, PubliclyAccessible: false, DeletionProtection: false, DBSubnetGroupName: 'shop-subnets' });
-    expect(connected).toEqual([expect.stringMatching(/^admin@shop-verify-.* tls=true$/), 'admin@db-replica.shop.db.internal tls=true']);
+    // db-replica is followed to the RDS endpoint, whose name the TLS certificate carries.
+    expect(connected).toEqual([expect.stringMatching(/^admin@shop-verify-.* tls=true$/), 'admin@shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com tls=true']);
     expect(state.deleted).toEqual([tempInstanceId(CLUSTER, 'rds:shop-primary-2026-11-22-03-10')]);
     expect([...world.instances.keys()].some((id) => id.includes('verify'))).toBe(false);
     expect(metric('BackupVerified')).toEqual([1]);
