@@ -24,6 +24,9 @@ export interface Deps {
   readonly logger?: Logger;
 }
 
+/** Time kept back from Lambda's timeout to send the response. */
+const RESPONSE_RESERVE_MS = 20_000;
+
 export interface Outcome {
   readonly status: 'SUCCESS' | 'FAILED';
   readonly physicalId: string;
@@ -36,40 +39,27 @@ export function createHandler(deps: Deps = {}) {
   const clientsOf = deps.clients ?? io.defaultClients;
   const timing = deps.timing ?? {};
 
-  return async function handler(event: CustomResourceEvent, context?: Pick<Context, 'logStreamName'>): Promise<Outcome> {
+  return async function handler(event: CustomResourceEvent, context?: Partial<Pick<Context, 'logStreamName' | 'getRemainingTimeInMillis'>>): Promise<Outcome> {
     const clients = clientsOf();
     let outcome: Outcome;
     const log = { requestType: event.RequestType, logicalId: event.LogicalResourceId, physicalId: event.PhysicalResourceId };
+    // Answer FAILED before Lambda's timeout: without an answer CloudFormation waits an hour.
+    let timer: NodeJS.Timeout | undefined;
+    const budgetMs = context?.getRemainingTimeInMillis ? context.getRemainingTimeInMillis() - RESPONSE_RESERVE_MS : undefined;
+    const outOfTime = new Promise<never>((_, reject) => {
+      if (budgetMs !== undefined) timer = setTimeout(() => reject(new Error(`no result after ${Math.round(budgetMs / 1000)} s (database unreachable?)`)), Math.max(0, budgetMs));
+    });
+    outOfTime.catch(() => undefined);
     try {
-      const decision = decide(event);
-      if (decision.kind === 'nothing') {
-        logger.info('nothing to do', { ...log, reason: decision.reason });
-        outcome = { status: 'SUCCESS', physicalId: decision.physicalId, statements: 0 };
-      } else {
-        const props = event.ResourceProperties;
-        const master = await io.readSecret(clients, props.MasterSecretArn, timing);
-        let plan;
-        if (decision.kind === 'provision') {
-          const passwords: Record<string, string> = {};
-          for (const arn of decision.secrets) passwords[arn] = (await io.readSecret(clients, arn, timing)).password;
-          plan = decision.plan(passwords);
-        } else {
-          plan = decision.plan;
-        }
-        logger.info('running plan', { ...log, host: props.Host, statements: plan.map(redact) });
-        const host = await clients.endpointOf(props.Host, props.FallbackHost);
-        const statements = await clients.runPlan(
-          { host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
-          plan,
-        );
-        outcome = { status: 'SUCCESS', physicalId: decision.physicalId, statements };
-      }
+      outcome = await Promise.race([work(), outOfTime]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       logger.error('request failed', { ...log, error: err });
       // A failed Create keeps a marker id, so the Delete that follows the rollback knows nothing was made.
       const physicalId = event.RequestType === 'Create' ? FAILED_CREATE : event.PhysicalResourceId ?? FAILED_CREATE;
       outcome = { status: 'FAILED', physicalId, statements: 0, reason };
+    } finally {
+      clearTimeout(timer);
     }
     await io.sendResponse(
       clients,
@@ -87,6 +77,31 @@ export function createHandler(deps: Deps = {}) {
       timing,
     );
     return outcome;
+
+    async function work(): Promise<Outcome> {
+      const decision = decide(event);
+      if (decision.kind === 'nothing') {
+        logger.info('nothing to do', { ...log, reason: decision.reason });
+        return { status: 'SUCCESS', physicalId: decision.physicalId, statements: 0 };
+      }
+      const props = event.ResourceProperties;
+      const master = await io.readSecret(clients, props.MasterSecretArn, timing);
+      let plan;
+      if (decision.kind === 'provision') {
+        const passwords: Record<string, string> = {};
+        for (const arn of decision.secrets) passwords[arn] = (await io.readSecret(clients, arn, timing)).password;
+        plan = decision.plan(passwords);
+      } else {
+        plan = decision.plan;
+      }
+      logger.info('running plan', { ...log, host: props.Host, statements: plan.map(redact) });
+      const host = await clients.endpointOf(props.Host, props.FallbackHost);
+      const statements = await clients.runPlan(
+        { host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
+        plan,
+      );
+      return { status: 'SUCCESS', physicalId: decision.physicalId, statements };
+    }
   };
 }
 

@@ -16,12 +16,14 @@ const secrets: Record<string, object> = {
 let plans: Array<{ target: { host: string; user: string; password: string; tls: boolean }; plan: readonly Statement[] }>;
 let responses: Array<Record<string, unknown>>;
 let runFails: Error | undefined;
+let runHangs = false;
 
 const handler = createHandler({
   clients: () => ({
     secrets: new SecretsManagerClient({}),
     runPlan: async (target, plan) => {
       if (runFails) throw runFails;
+      if (runHangs) return new Promise<number>(() => undefined);
       plans.push({ target, plan });
       return plan.length;
     },
@@ -70,6 +72,7 @@ beforeEach(() => {
   plans = [];
   responses = [];
   runFails = undefined;
+  runHangs = false;
 });
 
 describe('SQL plans', () => {
@@ -177,6 +180,15 @@ describe('provisioner handler', () => {
     await handler(request('Delete', props(), { PhysicalResourceId: FAILED_CREATE }));
     expect(plans).toEqual([]);
     expect(responses[1]).toMatchObject({ Status: 'SUCCESS' });
+  });
+
+  test('answers FAILED before the Lambda timeout when the database does not answer (CloudFormation would wait an hour)', async () => {
+    runHangs = true;
+    const started = Date.now();
+    const out = await handler(request('Update', props(), { PhysicalResourceId: 'mysql-site:shop', OldResourceProperties: props() }), { getRemainingTimeInMillis: () => 20_050, logStreamName: 'stream-1' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(out).toMatchObject({ status: 'FAILED', physicalId: 'mysql-site:shop', reason: expect.stringMatching(/no result after 0 s/) });
+    expect(responses[0]).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining('stream-1') });
   });
 
   test('a missing secret fails the request (and still answers); throttled secret reads are retried', async () => {
