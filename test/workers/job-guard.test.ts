@@ -1,0 +1,278 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+  SetInstanceProtectionCommand,
+  type AutoScalingInstanceDetails,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { parseArgs, parseConfig, type GuardConfig } from '../../instance/job-guard/args';
+import { EX_NOTFOUND, EX_TEMPFAIL, releaseProtection, runGuarded, type GuardDeps } from '../../instance/job-guard/guard';
+import { instanceIdentity } from '../../instance/job-guard/imds';
+import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
+
+const ID = 'i-0abc1234def567890';
+const GROUP = 'workers-asg';
+const CONFIG: GuardConfig = { lifecycleHookName: 'resilient-fleet-job-drain', heartbeatIntervalSeconds: 0.05, maxTerminationWaitSeconds: 3600 };
+
+/** A fake IMDSv2 on loopback: token first, then metadata; the first `emptyAnswers` instance-id answers are empty. */
+class FakeImds {
+  public requests: string[] = [];
+  private server!: http.Server;
+  constructor(private emptyAnswers = 0) {}
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      this.requests.push(`${req.method} ${req.url}`);
+      if (req.method === 'PUT' && req.url === '/latest/api/token') {
+        if (req.headers['x-aws-ec2-metadata-token-ttl-seconds'] === undefined) return void res.writeHead(400).end();
+        return void res.end('TOKEN-1');
+      }
+      if (req.headers['x-aws-ec2-metadata-token'] !== 'TOKEN-1') return void res.writeHead(401).end();
+      if (req.url === '/latest/meta-data/instance-id') {
+        if (this.emptyAnswers > 0) {
+          this.emptyAnswers--;
+          return void res.end('');
+        }
+        return void res.end(ID);
+      }
+      if (req.url === '/latest/meta-data/placement/region') return void res.end('eu-west-1');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  stop(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+const asg = mockClient(AutoScalingClient);
+let imds: FakeImds;
+let imdsUrl: string;
+let events: string[];
+let logs: string[];
+
+function instance(overrides: Partial<AutoScalingInstanceDetails> = {}) {
+  return {
+    AutoScalingInstances: [
+      { ...describeResponse.AutoScalingInstances[0], InstanceId: ID, AutoScalingGroupName: GROUP, ProtectedFromScaleIn: false, ...overrides },
+    ],
+  };
+}
+
+function awsError(name: string, message: string, status = 400) {
+  return new AutoScalingServiceException({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+}
+
+/** A real child process (node), recorded as it starts and ends. */
+function node(script: string): string[] {
+  return [process.execPath, '-e', script];
+}
+
+function deps(overrides: Partial<GuardDeps> = {}): GuardDeps {
+  return {
+    client: new AutoScalingClient({ region: 'eu-west-1' }),
+    identity: () => instanceIdentity({ baseUrl: imdsUrl, retry: { sleep: async () => {}, baseDelayMs: 1 } }),
+    log: {
+      debug: () => {},
+      info: (m) => logs.push(`INFO ${m}`),
+      warn: (m) => logs.push(`WARN ${m}`),
+      error: (m) => logs.push(`ERROR ${m}`),
+    },
+    retry: { sleep: async () => {}, baseDelayMs: 1 },
+    spawn: (cmd: string[]): ChildProcess => {
+      events.push('job started');
+      const child = spawn(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+      child.on('exit', () => events.push('job ended'));
+      return child;
+    },
+    ...overrides,
+  };
+}
+
+beforeEach(async () => {
+  asg.reset();
+  events = [];
+  logs = [];
+  imds = new FakeImds();
+  imdsUrl = await imds.start();
+  asg.on(DescribeAutoScalingInstancesCommand).resolves(instance());
+  asg.on(SetInstanceProtectionCommand).callsFake((input) => {
+    events.push(`protection ${input.ProtectedFromScaleIn ? 'on' : 'off'}`);
+    return {};
+  });
+});
+
+afterEach(() => imds.stop());
+
+describe('job-guard', () => {
+  test('sets protection for its own instance before the job, clears it after, and passes exit code 0 through', async () => {
+    const code = await runGuarded(node('setTimeout(() => process.exit(0), 50)'), CONFIG, deps());
+    expect(code).toBe(0);
+    expect(events).toEqual(['protection on', 'job started', 'job ended', 'protection off']);
+    const calls = asg.commandCalls(SetInstanceProtectionCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual([
+      { AutoScalingGroupName: GROUP, InstanceIds: [ID], ProtectedFromScaleIn: true },
+      { AutoScalingGroupName: GROUP, InstanceIds: [ID], ProtectedFromScaleIn: false },
+    ]);
+    expect(imds.requests[0]).toBe('PUT /latest/api/token');
+  });
+
+  test('clears protection when the job fails, and passes its exit code through', async () => {
+    expect(await runGuarded(node('process.exit(3)'), CONFIG, deps())).toBe(3);
+    expect(events).toEqual(['protection on', 'job started', 'job ended', 'protection off']);
+  });
+
+  test('a job killed by a signal exits 128 + the signal number, protection cleared', async () => {
+    expect(await runGuarded(node('process.kill(process.pid, "SIGKILL")'), CONFIG, deps())).toBe(137);
+    expect(events.at(-1)).toBe('protection off');
+  });
+
+  test('a command that does not exist exits 127, protection cleared', async () => {
+    expect(await runGuarded(['/nonexistent/process-one-job'], CONFIG, deps())).toBe(EX_NOTFOUND);
+    expect(events).toEqual(['protection on', 'job started', 'protection off']);
+  });
+
+  test('retries empty instance metadata instead of taking it as an answer', async () => {
+    await imds.stop();
+    imds = new FakeImds(2);
+    imdsUrl = await imds.start();
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(0);
+    expect(imds.requests.filter((r) => r === 'GET /latest/meta-data/instance-id')).toHaveLength(3);
+    expect(asg.commandCalls(DescribeAutoScalingInstancesCommand)[0].args[0].input).toEqual({ InstanceIds: [ID] });
+  });
+
+  test('retries throttling and an instance the group does not list yet', async () => {
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
+      .resolvesOnce({ AutoScalingInstances: [] })
+      .resolves(instance());
+    asg
+      .on(SetInstanceProtectionCommand)
+      .rejectsOnce(awsError('ResourceContention', 'pending update', 500))
+      .callsFake((input) => {
+        events.push(`protection ${input.ProtectedFromScaleIn ? 'on' : 'off'}`);
+        return {};
+      });
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(0);
+    expect(events).toEqual(['protection on', 'job started', 'job ended', 'protection off']);
+  });
+
+  test('does not start the job when protection cannot be set (fails closed, exit 75)', async () => {
+    asg.on(SetInstanceProtectionCommand).rejects(awsError('AccessDenied', 'not authorized', 403));
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(EX_TEMPFAIL);
+    expect(events).not.toContain('job started');
+  });
+
+  test('does not start the job when the instance is already terminating, and lets termination continue', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait' }));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(EX_TEMPFAIL);
+    expect(events).toEqual([]);
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: GROUP,
+      LifecycleHookName: CONFIG.lifecycleHookName,
+      InstanceId: ID,
+      LifecycleActionResult: 'CONTINUE',
+    });
+  });
+
+  test('stands down when a scale-in picked the instance just before protection landed', async () => {
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolvesOnce(instance())
+      .resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: true }));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(EX_TEMPFAIL);
+    expect(events).toEqual(['protection on', 'protection off']);
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+  });
+
+  test('keeps a terminating instance waiting with heartbeats while the job runs, then completes the action', async () => {
+    // In service when the job starts; the group then starts a (non-scale-in) termination.
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolvesOnce(instance())
+      .resolvesOnce(instance({ ProtectedFromScaleIn: true }))
+      .resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: true }));
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    asg.on(CompleteLifecycleActionCommand).callsFake(() => {
+      events.push('lifecycle action completed');
+      return {};
+    });
+    asg.on(SetInstanceProtectionCommand).callsFake((input) => {
+      events.push(`protection ${input.ProtectedFromScaleIn ? 'on' : 'off'}`);
+      if (!input.ProtectedFromScaleIn) throw awsError('ValidationError', 'The instance is not in InService or Standby state');
+      return {};
+    });
+    expect(await runGuarded(node('setTimeout(() => process.exit(5), 400)'), CONFIG, deps())).toBe(5);
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2);
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: GROUP,
+      LifecycleHookName: CONFIG.lifecycleHookName,
+      InstanceId: ID,
+    });
+    expect(events).toEqual(['protection on', 'job started', 'job ended', 'protection off', 'lifecycle action completed']);
+  });
+
+  test('stops heartbeats after maxTerminationWaitSeconds, so a hung job cannot hold termination for ever', async () => {
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolvesOnce(instance())
+      .resolvesOnce(instance())
+      .resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: true }));
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    let t = 0;
+    const now = () => (t += 1000); // one second passes per clock read
+    const code = await runGuarded(node('setTimeout(() => process.exit(0), 400)'), { ...CONFIG, maxTerminationWaitSeconds: 2 }, deps({ now }));
+    expect(code).toBe(0);
+    expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    expect(logs).toContain('WARN termination wait limit reached: no more heartbeats, the job may be cut short');
+  });
+
+  test('the job-guard of a terminating worker completes the action even if the drain hook already did', async () => {
+    asg
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolvesOnce(instance())
+      .resolvesOnce(instance())
+      .resolves(instance({ LifecycleState: 'Terminating:Wait' }));
+    asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', `No active Lifecycle Action found with instance ID ${ID}`));
+    expect(await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps())).toBe(0);
+    expect(logs).toContain('INFO no terminate lifecycle action to complete');
+  });
+
+  test('--release clears protection left over by a killed job-guard, and does nothing when there is none', async () => {
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ ProtectedFromScaleIn: true }));
+    expect(await releaseProtection(deps())).toBe(0);
+    expect(events).toEqual(['protection off']);
+    asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ ProtectedFromScaleIn: false }));
+    expect(await releaseProtection(deps())).toBe(0);
+    expect(events).toEqual(['protection off']);
+  });
+});
+
+describe('job-guard command line and config', () => {
+  test.each([
+    [['--', './process-one-job', '--fast'], { kind: 'run', configFile: '/etc/job-guard.json', command: ['./process-one-job', '--fast'] }],
+    [['--config', '/tmp/c.json', '--', 'x'], { kind: 'run', configFile: '/tmp/c.json', command: ['x'] }],
+    [['--release'], { kind: 'release', configFile: '/etc/job-guard.json' }],
+    [['./job'], { kind: 'usage', error: 'unknown argument "./job" (put the command after --)' }],
+    [['--'], { kind: 'usage', error: 'no command after --' }],
+    [['--release', '--', 'x'], { kind: 'usage', error: '--release takes no command' }],
+  ])('parses %j', (argv, expected) => {
+    expect(parseArgs(argv)).toEqual(expected);
+  });
+
+  test('reads the config the construct writes and rejects a broken one', () => {
+    expect(parseConfig(JSON.stringify(CONFIG))).toEqual(CONFIG);
+    expect(() => parseConfig('{"lifecycleHookName":"","heartbeatIntervalSeconds":1,"maxTerminationWaitSeconds":1}')).toThrow(/lifecycleHookName/);
+    expect(() => parseConfig('{"lifecycleHookName":"h","heartbeatIntervalSeconds":0,"maxTerminationWaitSeconds":1}')).toThrow(/heartbeatIntervalSeconds/);
+  });
+});
