@@ -59,8 +59,38 @@ export interface MultiAzFleetProps {
    */
   readonly machineImage: ec2.IMachineImage;
 
-  /** @default - t3.small */
+  /** The instance type. Conflicts with `instanceTypes`. @default - t3.small */
   readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * Several instance types to launch from, most preferred first, so that one type's "insufficient capacity"
+   * in one AZ does not stop scaling: the group launches with a mixed instances policy and On-Demand
+   * instances follow this order (allocation strategy `prioritized`). All types must share one CPU
+   * architecture (the AMI's). Up to 40 types. Conflicts with `instanceType`.
+   * @default - only `instanceType` (no mixed instances policy unless `spot` is set)
+   */
+  readonly instanceTypes?: ec2.InstanceType[];
+
+  /**
+   * Launch Spot instances above `onDemandBaseCapacity`, with the `price-capacity-optimized` allocation strategy
+   * over every type of `instanceTypes` (or `instanceType`). Spot instances can be reclaimed with a two-minute
+   * notice: only for work that can be retried.
+   * @default false
+   */
+  readonly spot?: boolean;
+
+  /**
+   * How many instances are always On-Demand before Spot is used. Needs `spot`.
+   * @default 0
+   */
+  readonly onDemandBaseCapacity?: number;
+
+  /**
+   * Capacity Rebalancing: when EC2 says a Spot instance is at elevated risk of interruption, the group launches
+   * its replacement first and then terminates it (through the group's terminate lifecycle hooks). Needs `spot`.
+   * @default - true when `spot` is set
+   */
+  readonly capacityRebalance?: boolean;
 
   /**
    * Minimum number of instances. Zero is allowed (a fleet that scales to zero at night).
@@ -250,7 +280,7 @@ export class MultiAzFleet extends Construct {
 
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: props.machineImage,
-      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.SMALL),
+      instanceType: props.instanceTypes?.[0] ?? props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.SMALL),
       requireImdsv2: true,
       httpPutResponseHopLimit: 2,
       instanceMetadataTags: true,
@@ -273,7 +303,7 @@ export class MultiAzFleet extends Construct {
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Resource', {
       vpc: props.vpc,
       vpcSubnets: subnetSelection,
-      launchTemplate,
+      ...fleetLaunchSource(launchTemplate, props),
       minCapacity,
       maxCapacity,
       desiredCapacity: props.desiredCapacity,
@@ -308,6 +338,7 @@ export class MultiAzFleet extends Construct {
         ),
       ],
       notifications: props.notificationTopic ? [{ topic: props.notificationTopic }] : undefined,
+      capacityRebalance: props.spot ? (props.capacityRebalance ?? true) : undefined,
     });
     this.connections = this.autoScalingGroup.connections;
     this.grantPrincipal = this.role;
@@ -552,8 +583,69 @@ export class MultiAzFleet extends Construct {
       const gib = props.rootVolumeSize.toGibibytes({ rounding: SizeRoundingBehavior.NONE });
       check.check(!Token.isUnresolved(gib) && (gib < 8 || gib > 16384), 'rootVolumeSize', `${gib} GiB`, '8 to 16384 GiB', 'choose a root volume of at least 8 GiB');
     }
+    validateCapacitySources(check, props);
     check.throwIfAny();
   }
+}
+
+/** Most instance types a mixed instances policy may list. */
+const MAX_INSTANCE_TYPES = 40;
+
+/**
+ * The group's launch source: the launch template alone, or (with `instanceTypes` or `spot`) a mixed instances
+ * policy over it, so capacity comes from several types (and Spot pools) in every AZ.
+ */
+function fleetLaunchSource(
+  launchTemplate: ec2.LaunchTemplate,
+  props: MultiAzFleetProps,
+): Pick<autoscaling.AutoScalingGroupProps, 'launchTemplate' | 'mixedInstancesPolicy'> {
+  if (!props.instanceTypes && !props.spot) return { launchTemplate };
+  const types = props.instanceTypes ?? [props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.SMALL)];
+  return {
+    mixedInstancesPolicy: {
+      launchTemplate,
+      launchTemplateOverrides: types.map((instanceType) => ({ instanceType })),
+      instancesDistribution: {
+        onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+        onDemandBaseCapacity: props.spot ? (props.onDemandBaseCapacity ?? 0) : 0,
+        onDemandPercentageAboveBaseCapacity: props.spot ? 0 : 100,
+        spotAllocationStrategy: props.spot ? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED : undefined,
+      },
+    },
+  };
+}
+
+function validateCapacitySources(check: PropsValidator, props: MultiAzFleetProps): void {
+  check.check(
+    props.instanceType !== undefined && props.instanceTypes !== undefined,
+    'instanceType',
+    props.instanceType?.toString(),
+    'either instanceType or instanceTypes, not both',
+    'move the type into instanceTypes (first = most preferred), or remove instanceTypes',
+  );
+  if (props.instanceTypes !== undefined) {
+    const names = props.instanceTypes.map((t) => t.toString());
+    check.check(
+      names.length === 0 || names.length > MAX_INSTANCE_TYPES,
+      'instanceTypes',
+      names,
+      `1 to ${MAX_INSTANCE_TYPES} instance types`,
+      'list the types the AMI runs on, most preferred first, or remove instanceTypes',
+    );
+    const dupes = names.filter((n, i) => names.indexOf(n) !== i);
+    check.check(dupes.length > 0, 'instanceTypes', names, 'each instance type once', `remove the repeated ${[...new Set(dupes)].join(', ')}`);
+    const arches = [...new Set(props.instanceTypes.map((t) => t.architecture))];
+    check.check(
+      arches.length > 1,
+      'instanceTypes',
+      names,
+      'types of one CPU architecture (one AMI runs on all of them)',
+      `keep only ${arches[0]} types, or only ${arches.slice(1).join('/')} types`,
+    );
+  }
+  check.check(props.onDemandBaseCapacity !== undefined && !props.spot, 'onDemandBaseCapacity', props.onDemandBaseCapacity, 'only together with spot: true', 'set spot: true, or remove onDemandBaseCapacity');
+  check.integerInRange('onDemandBaseCapacity', props.onDemandBaseCapacity, 0, 10_000);
+  check.check(props.capacityRebalance !== undefined && !props.spot, 'capacityRebalance', props.capacityRebalance, 'only together with spot: true', 'set spot: true, or remove capacityRebalance');
 }
 
 /** How cdk-nag prints a value in a finding id: literal when known at synth time, else the pseudo parameter. */
