@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import { createLogger, type Logger } from '../shared/log';
 import * as io from './io';
 import { decide, FAILED_CREATE, type CfnRequest } from './logic';
-import { redact } from './sql';
+import { redact, type GrantRow, type Statement } from './sql';
 
 export interface CustomResourceEvent extends CfnRequest {
   readonly ResponseURL: string;
@@ -86,19 +86,25 @@ export function createHandler(deps: Deps = {}) {
       }
       const props = event.ResourceProperties;
       const master = await io.readSecret(clients, props.MasterSecretArn, timing);
-      let plan;
+      let users: readonly string[] = [];
+      let build: (current: GrantRow[]) => Statement[];
       if (decision.kind === 'provision') {
         const passwords: Record<string, string> = {};
         for (const arn of decision.secrets) passwords[arn] = (await io.readSecret(clients, arn, timing)).password;
-        plan = decision.plan(passwords);
+        users = decision.users;
+        build = (current) => decision.plan(passwords, current);
       } else {
-        plan = decision.plan;
+        build = () => decision.plan;
       }
-      logger.info('running plan', { ...log, host: props.Host, statements: plan.map(redact) });
       const host = await clients.endpointOf(props.Host, props.FallbackHost);
       const statements = await clients.runPlan(
         { host, port: Number(props.Port), user: master.username ?? 'admin', password: master.password, tls: String(props.RequireTls ?? 'true') === 'true' },
-        plan,
+        users,
+        (current) => {
+          const plan = build(current);
+          logger.info('running plan', { ...log, host, statements: plan.map(redact) });
+          return plan;
+        },
       );
       return { status: 'SUCCESS', physicalId: decision.physicalId, statements };
     }

@@ -7,12 +7,15 @@ import { isNotFound, isTransient } from '../shared/errors';
 import { retry, type RetryOptions } from '../shared/retry';
 import * as db from '../mysql-shared/db';
 import { endpointOf } from '../mysql-shared/endpoint';
-import type { Statement } from './sql';
+import type { GrantRow, Statement } from './sql';
 
 export interface Clients {
   readonly secrets: SecretsManagerClient;
-  /** Runs a plan as the master user; returns the number of statements run. */
-  readonly runPlan: (target: db.ConnectOptions, plan: readonly Statement[]) => Promise<number>;
+  /**
+   * Connects as the master user, reads the users' current privileges, builds the plan from them and runs it; returns
+   * the number of statements run.
+   */
+  readonly runPlan: (target: db.ConnectOptions, users: readonly string[], build: (current: GrantRow[]) => readonly Statement[]) => Promise<number>;
   /** PUTs the response document to CloudFormation's pre-signed URL. */
   readonly respond: (url: string, body: string) => Promise<void>;
   /** Follows db-master to the RDS endpoint name (see lambda/mysql-shared/endpoint.ts). */
@@ -26,10 +29,10 @@ let cached: Clients | undefined;
 export function defaultClients(): Clients {
   cached ??= {
     secrets: new SecretsManagerClient({}),
-    runPlan: async (target, plan) => {
+    runPlan: async (target, users, build) => {
       const conn = await db.connect(target);
       try {
-        return await db.runPlan(conn, plan);
+        return await db.provision(conn, users, build);
       } finally {
         await conn.end().catch(() => undefined);
       }

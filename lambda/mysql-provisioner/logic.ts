@@ -6,7 +6,7 @@
  * (a new physical id; CloudFormation then sends Delete for the old one, whose users carry the old name, so nothing of
  * the new site is touched). A Delete after a failed Create finds the marker physical id and does nothing.
  */
-import { planProvision, planRemove, type SiteSpec, type Statement, type UserRole } from './sql';
+import { planProvision, planRemove, type GrantRow, type SiteSpec, type Statement, type UserRole } from './sql';
 
 export const FAILED_CREATE = 'mysql-site:failed-create';
 
@@ -71,7 +71,14 @@ export function specOf(p: SiteProperties, passwords: Readonly<Record<string, str
 }
 
 export type Decision =
-  | { readonly kind: 'provision'; readonly physicalId: string; readonly plan: (passwords: Readonly<Record<string, string>>) => Statement[]; readonly secrets: readonly string[] }
+  | {
+      readonly kind: 'provision';
+      readonly physicalId: string;
+      /** The plan, given the passwords (from the secrets) and the users' current privileges (from the server). */
+      readonly plan: (passwords: Readonly<Record<string, string>>, current: readonly GrantRow[]) => Statement[];
+      readonly secrets: readonly string[];
+      readonly users: readonly string[];
+    }
   | { readonly kind: 'remove'; readonly physicalId: string; readonly plan: Statement[] }
   | { readonly kind: 'nothing'; readonly physicalId: string; readonly reason: string };
 
@@ -109,6 +116,7 @@ export function decide(request: CfnRequest): Decision {
     kind: 'provision',
     physicalId,
     secrets,
-    plan: (passwords) => planProvision(specOf(props, passwords), previous ? specOf(previous, {}) : undefined),
+    users: props.Users.map((u) => u.Name),
+    plan: (passwords, current) => planProvision(specOf(props, passwords), previous ? specOf(previous, {}) : undefined, current),
   };
 }

@@ -99,12 +99,47 @@ export function assertValidSpec(spec: SiteSpec): void {
 const q = (id: string): string => `\`${id}\``;
 const account = (user: string, host: string): string => `'${user}'@'${host}'`;
 
+/** One privilege a user holds, as information_schema reports it (USER_, SCHEMA_ and TABLE_PRIVILEGES). */
+export interface GrantRow {
+  /** `'name'@'host'` */
+  readonly grantee: string;
+  readonly scope: 'global' | 'schema' | 'table';
+  readonly schema?: string;
+  readonly table?: string;
+  readonly privilege: string;
+  readonly grantable: boolean;
+}
+
+export interface Query {
+  readonly sql: string;
+  readonly values: readonly string[];
+}
+
+/** Every privilege the given accounts hold, at every level, in one query. */
+export function currentGrantsQuery(users: readonly string[], host = '%'): Query {
+  const grantees = users.map((u) => account(u, host));
+  const marks = grantees.map(() => '?').join(', ') || 'NULL';
+  return {
+    sql:
+      `SELECT GRANTEE AS grantee, 'global' AS scope, NULL AS \`schema\`, NULL AS \`table\`, PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (${marks}) ` +
+      `UNION ALL SELECT GRANTEE, 'schema', TABLE_SCHEMA, NULL, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (${marks}) ` +
+      `UNION ALL SELECT GRANTEE, 'table', TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (${marks})`,
+    values: [...grantees, ...grantees, ...grantees],
+  };
+}
+
+/** A schema or table name found on the server, quoted (backticks doubled), for REVOKE. */
+const quoteFound = (id: string): string => `\`${id.replace(/`/g, '``')}\``;
+
 /**
  * Statements that bring the server to the spec: the database exists, each user exists with this password and exactly
- * the privileges of its role on the database (anything else it had is revoked), and users of `previous` that are no
- * longer wanted are dropped. Safe to run again and again.
+ * the privileges of its role on the database, and users of `previous` that are no longer wanted are dropped. Safe to run
+ * again and again.
+ *
+ * Privileges are granted first and only the extras found in `current` are revoked afterwards, never "revoke all, then
+ * grant": a re-deploy must not leave a window in which the running application is denied what it needs.
  */
-export function planProvision(spec: SiteSpec, previous?: SiteSpec): Statement[] {
+export function planProvision(spec: SiteSpec, previous?: SiteSpec, current: readonly GrantRow[] = []): Statement[] {
   assertValidSpec(spec);
   const host = spec.host ?? '%';
   const out: Statement[] = [
@@ -115,11 +150,24 @@ export function planProvision(spec: SiteSpec, previous?: SiteSpec): Statement[] 
   ];
   for (const user of spec.users) {
     const tls = spec.requireTls ? ' REQUIRE SSL' : ' REQUIRE NONE';
-    out.push({ sql: `CREATE USER IF NOT EXISTS ${account(user.name, host)} IDENTIFIED BY ?${tls}`, values: [user.password] });
+    const who = account(user.name, host);
+    const wanted = ROLE_PRIVILEGES[user.role];
+    out.push({ sql: `CREATE USER IF NOT EXISTS ${who} IDENTIFIED BY ?${tls}`, values: [user.password] });
     // An existing user keeps its name but gets this password and TLS rule (a rotated secret, a changed requireTls).
-    out.push({ sql: `ALTER USER ${account(user.name, host)} IDENTIFIED BY ?${tls}`, values: [user.password] });
-    out.push({ sql: `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account(user.name, host)}`, values: [] });
-    out.push({ sql: `GRANT ${ROLE_PRIVILEGES[user.role].join(', ')} ON ${q(spec.database)}.* TO ${account(user.name, host)}`, values: [] });
+    out.push({ sql: `ALTER USER ${who} IDENTIFIED BY ?${tls}`, values: [user.password] });
+    out.push({ sql: `GRANT ${wanted.join(', ')} ON ${q(spec.database)}.* TO ${who}`, values: [] });
+    const mine = current.filter((g) => g.grantee.toLowerCase() === who.toLowerCase());
+    const extra = (g: GrantRow): boolean =>
+      g.scope === 'global' ? g.privilege.toUpperCase() !== 'USAGE' : g.scope === 'table' || g.schema !== spec.database || !wanted.includes(g.privilege.toUpperCase());
+    const on = (g: GrantRow): string => (g.scope === 'global' ? '*.*' : g.scope === 'schema' ? `${quoteFound(g.schema ?? '')}.*` : `${quoteFound(g.schema ?? '')}.${quoteFound(g.table ?? '')}`);
+    const revokes = new Map<string, string[]>();
+    for (const g of mine) {
+      if (extra(g)) revokes.set(on(g), [...(revokes.get(on(g)) ?? []), g.privilege.toUpperCase()]);
+      if (g.grantable) revokes.set(on(g), [...(revokes.get(on(g)) ?? []), 'GRANT OPTION']);
+    }
+    for (const [target, privileges] of [...revokes.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push({ sql: `REVOKE ${[...new Set(privileges)].sort().join(', ')} ON ${target} FROM ${who}`, values: [] });
+    }
   }
   if (previous) {
     const keep = new Set(spec.users.map((u) => `${u.name.toLowerCase()}@${host}`));

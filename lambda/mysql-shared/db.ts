@@ -3,7 +3,7 @@
  * Small on purpose, so the system tests run exactly this against a real MariaDB.
  */
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import type { Statement } from '../mysql-provisioner/sql';
+import { currentGrantsQuery, type GrantRow, type Statement } from '../mysql-provisioner/sql';
 import { countQuery, key, schemataQuery, tablesQuery, tablesToCount, type TableRow } from '../mysql-restore-test/checks';
 
 export interface ConnectOptions {
@@ -38,6 +38,26 @@ export async function runPlan(conn: Connection, plan: readonly Statement[]): Pro
     await conn.query(statement.sql, [...statement.values]);
   }
   return plan.length;
+}
+
+/** Every privilege the accounts hold now (global, schema and table level). */
+export async function currentGrants(conn: Connection, users: readonly string[], host = '%'): Promise<GrantRow[]> {
+  if (users.length === 0) return [];
+  const query = currentGrantsQuery(users, host);
+  const [rows] = await conn.query<RowDataPacket[]>(query.sql, [...query.values]);
+  return rows.map((r) => ({
+    grantee: String(r.grantee),
+    scope: String(r.scope) as GrantRow['scope'],
+    schema: r.schema === null ? undefined : String(r.schema),
+    table: r.table === null ? undefined : String(r.table),
+    privilege: String(r.privilege),
+    grantable: String(r.grantable).toUpperCase() === 'YES',
+  }));
+}
+
+/** Reads the accounts' privileges, builds the plan from them, and runs it. */
+export async function provision(conn: Connection, users: readonly string[], build: (current: GrantRow[]) => readonly Statement[]): Promise<number> {
+  return runPlan(conn, build(await currentGrants(conn, users)));
 }
 
 export interface Observation {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { createHandler, type CustomResourceEvent } from '../../lambda/mysql-provisioner/index';
 import { decide, FAILED_CREATE, parseProperties, type SiteProperties } from '../../lambda/mysql-provisioner/logic';
 import { planProvision, planRemove, redact, ROLE_PRIVILEGES, type SiteSpec } from '../../lambda/mysql-provisioner/sql';
-import type { Statement } from '../../lambda/mysql-provisioner/sql';
+import type { GrantRow, Statement } from '../../lambda/mysql-provisioner/sql';
 import { noWait, silentLogger } from './fake-rds';
 
 const sm = mockClient(SecretsManagerClient);
@@ -17,13 +17,15 @@ let plans: Array<{ target: { host: string; user: string; password: string; tls: 
 let responses: Array<Record<string, unknown>>;
 let runFails: Error | undefined;
 let runHangs = false;
+let currentGrants: GrantRow[] = [];
 
 const handler = createHandler({
   clients: () => ({
     secrets: new SecretsManagerClient({}),
-    runPlan: async (target, plan) => {
+    runPlan: async (target, _users, build) => {
       if (runFails) throw runFails;
       if (runHangs) return new Promise<number>(() => undefined);
+      const plan = build(currentGrants);
       plans.push({ target, plan });
       return plan.length;
     },
@@ -73,18 +75,31 @@ beforeEach(() => {
   responses = [];
   runFails = undefined;
   runHangs = false;
+  currentGrants = [];
 });
 
 describe('SQL plans', () => {
   const spec: SiteSpec = { database: 'shop', requireTls: true, users: [{ name: 'shop_app', role: 'app', password: "p'w\\d" }] };
 
-  test('create: database, user with TLS required, exact privileges on the site database only', () => {
+  test('create: database, user with TLS required, the role\'s privileges on the site database only', () => {
     expect(planProvision(spec).map((s) => s.sql)).toEqual([
       'CREATE DATABASE IF NOT EXISTS `shop` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci',
       "CREATE USER IF NOT EXISTS 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL",
       "ALTER USER 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL",
-      "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'shop_app'@'%'",
       "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, CREATE TEMPORARY TABLES ON `shop`.* TO 'shop_app'@'%'",
+    ]);
+  });
+
+  test('re-run: grants first, then revokes only what the user holds beyond its role (no window without privileges)', () => {
+    const g = (scope: GrantRow['scope'], privilege: string, schema?: string, table?: string, grantable = false): GrantRow => ({ grantee: "'shop_app'@'%'", scope, schema, table, privilege, grantable });
+    const current = [g('global', 'USAGE'), g('global', 'PROCESS'), g('schema', 'SELECT', 'shop'), g('schema', 'DROP', 'shop', undefined, true), g('schema', 'SELECT', 'other'), g('table', 'UPDATE', 'shop', 'a`b'), { ...g('global', 'FILE'), grantee: "'someone'@'%'" }];
+    const sql = planProvision(spec, undefined, current).map((s) => s.sql);
+    expect(sql.slice(3)).toEqual([
+      "GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, CREATE TEMPORARY TABLES ON `shop`.* TO 'shop_app'@'%'",
+      "REVOKE PROCESS ON *.* FROM 'shop_app'@'%'",
+      "REVOKE SELECT ON `other`.* FROM 'shop_app'@'%'",
+      "REVOKE DROP, GRANT OPTION ON `shop`.* FROM 'shop_app'@'%'",
+      "REVOKE UPDATE ON `shop`.`a``b` FROM 'shop_app'@'%'",
     ]);
   });
 

@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { planProvision, planRemove, type SiteSpec } from '../../lambda/mysql-provisioner/sql';
 import { evaluate } from '../../lambda/mysql-restore-test/checks';
-import { connect, observe, runPlan } from '../../lambda/mysql-shared/db';
+import { connect, observe, provision, runPlan } from '../../lambda/mysql-shared/db';
 import { requirePrograms } from './programs';
 
 jest.setTimeout(60_000);
@@ -87,6 +87,9 @@ afterAll(async () => {
 
 const spec = (users: SiteSpec['users'], database = 'shop'): SiteSpec => ({ database, users, requireTls: false });
 
+/** What the provisioner Lambda does: read the users' privileges, plan from them, run the plan. */
+const provisionSite = (next: SiteSpec, previous?: SiteSpec) => provision(root, next.users.map((u) => u.name), (current) => planProvision(next, previous, current));
+
 async function grantsOf(user: string): Promise<string> {
   const [rows] = await root.query<RowDataPacket[]>(`SHOW GRANTS FOR '${user}'@'%'`);
   return rows.map((r) => String(Object.values(r)[0])).join('\n');
@@ -99,7 +102,7 @@ async function userExists(user: string): Promise<boolean> {
 
 describe('site provisioning on MariaDB', () => {
   test('create makes the database and users that can do exactly their role', async () => {
-    await runPlan(root, planProvision(spec([{ name: 'shop_app', role: 'app', password: 'app-pw-1' }, { name: 'shop_migrate', role: 'migrate', password: 'mig-pw-1' }])));
+    await provisionSite(spec([{ name: 'shop_app', role: 'app', password: 'app-pw-1' }, { name: 'shop_migrate', role: 'migrate', password: 'mig-pw-1' }]));
     const migrate = await as('shop_migrate', 'mig-pw-1');
     await migrate.query('CREATE TABLE shop.orders (id INT PRIMARY KEY, total INT) ENGINE=InnoDB');
     await migrate.end();
@@ -113,10 +116,10 @@ describe('site provisioning on MariaDB', () => {
   });
 
   test('re-running the same plan changes nothing and does not fail', async () => {
-    const plan = planProvision(spec([{ name: 'shop_app', role: 'app', password: 'app-pw-1' }, { name: 'shop_migrate', role: 'migrate', password: 'mig-pw-1' }]));
+    const site = spec([{ name: 'shop_app', role: 'app', password: 'app-pw-1' }, { name: 'shop_migrate', role: 'migrate', password: 'mig-pw-1' }]);
     const before = await grantsOf('shop_app');
-    await runPlan(root, plan);
-    await runPlan(root, plan);
+    await provisionSite(site);
+    await provisionSite(site);
     expect(await grantsOf('shop_app')).toEqual(before);
     const [rows] = await root.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM shop.orders');
     expect(Number(rows[0].n)).toBe(2);
@@ -125,7 +128,7 @@ describe('site provisioning on MariaDB', () => {
   test('update rotates a password, narrows a role and drops a user no longer wanted', async () => {
     const previous = spec([{ name: 'shop_app', role: 'app', password: 'app-pw-1' }, { name: 'shop_migrate', role: 'migrate', password: 'mig-pw-1' }]);
     const next = spec([{ name: 'shop_app', role: 'read-only', password: 'app-pw-2' }]);
-    await runPlan(root, planProvision(next, previous));
+    await provisionSite(next, previous);
     await expect(as('shop_app', 'app-pw-1')).rejects.toThrow(/denied/i);
     const app = await as('shop_app', 'app-pw-2');
     await expect(app.query('INSERT INTO shop.orders VALUES (3, 30)')).rejects.toThrow(/denied/i);
@@ -133,6 +136,45 @@ describe('site provisioning on MariaDB', () => {
     expect(Number(rows[0].n)).toBe(2);
     await app.end();
     expect(await userExists('shop_migrate')).toBe(false);
+  });
+
+  test('a re-run takes away privileges granted by hand beyond the role (global, other databases, tables, GRANT OPTION)', async () => {
+    await root.query('CREATE DATABASE IF NOT EXISTS other');
+    await root.query('CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY)');
+    await root.query("GRANT PROCESS ON *.* TO 'shop_app'@'%'");
+    await root.query("GRANT SELECT ON other.* TO 'shop_app'@'%'");
+    await root.query("GRANT INSERT ON other.t TO 'shop_app'@'%'");
+    await root.query("GRANT DROP ON shop.* TO 'shop_app'@'%' WITH GRANT OPTION");
+    const site = spec([{ name: 'shop_app', role: 'read-only', password: 'app-pw-2' }]);
+    await provisionSite(site);
+    const grants = await grantsOf('shop_app');
+    expect(grants).not.toMatch(/PROCESS|`other`|DROP|GRANT OPTION/);
+    expect(grants).toMatch(/GRANT SELECT, EXECUTE, SHOW VIEW ON `shop`\.\*|GRANT SELECT, SHOW VIEW, EXECUTE ON `shop`\.\*/);
+    await root.query('DROP DATABASE other');
+  });
+
+  test('the running application is never denied during a re-deploy (grant first, revoke extras after)', async () => {
+    const site = spec([{ name: 'shop_app', role: 'read-only', password: 'app-pw-2' }]);
+    const app = await as('shop_app', 'app-pw-2');
+    let denied = 0;
+    let queries = 0;
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        try {
+          await app.query('SELECT COUNT(*) FROM shop.orders');
+        } catch {
+          denied++;
+        }
+        queries++;
+      }
+    })();
+    for (let i = 0; i < 20; i++) await provisionSite(site);
+    running = false;
+    await loop;
+    await app.end();
+    expect(queries).toBeGreaterThan(20);
+    expect(denied).toBe(0);
   });
 
   test('delete removes the users and keeps the data unless asked to drop it', async () => {
@@ -150,8 +192,8 @@ describe('site provisioning on MariaDB', () => {
 
 describe('backup checks on MariaDB', () => {
   beforeAll(async () => {
-    await runPlan(root, planProvision(spec([{ name: 'blog_migrate', role: 'migrate', password: 'b-pw' }], 'blog')));
-    await runPlan(root, planProvision(spec([{ name: 'wiki_migrate', role: 'migrate', password: 'w-pw' }], 'wiki')));
+    await provisionSite(spec([{ name: 'blog_migrate', role: 'migrate', password: 'b-pw' }], 'blog'));
+    await provisionSite(spec([{ name: 'wiki_migrate', role: 'migrate', password: 'w-pw' }], 'wiki'));
     await root.query('CREATE TABLE blog.posts (id INT PRIMARY KEY) ENGINE=InnoDB');
     await root.query('INSERT INTO blog.posts VALUES (1), (2), (3)');
     await root.query('CREATE VIEW blog.recent AS SELECT id FROM blog.posts');
