@@ -6,7 +6,7 @@
 // SDK v3 clients are bundled as minified ESM: bench/cold-start measured this as the fastest cold
 // import (the runtime's external copy costs a node_modules resolution on every cold start).
 import { build } from 'esbuild';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,14 +22,17 @@ function entries(kind) {
 }
 
 const outRoot = process.env.BUNDLE_OUT_DIR ?? join(root, 'assets');
-rmSync(outRoot, { recursive: true, force: true });
+// Build beside the old bundles and swap them in at the end, so a test or synth running meanwhile
+// never sees an empty assets/ directory.
+const staging = `${outRoot}.staging-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
 
 const all = [...entries('lambda'), ...entries('instance')];
 await Promise.all(
   all.map(({ kind, name, entry }) =>
     build({
       entryPoints: [entry],
-      outfile: join(outRoot, kind, name, 'index.mjs'),
+      outfile: join(staging, kind, name, 'index.mjs'),
       bundle: true,
       platform: 'node',
       target: 'node22',
@@ -44,4 +47,8 @@ await Promise.all(
     }),
   ),
 );
+const old = `${outRoot}.old-${process.pid}`;
+if (existsSync(outRoot)) renameSync(outRoot, old);
+renameSync(staging, outRoot);
+rmSync(old, { recursive: true, force: true });
 console.log(`bundled ${all.length} entr${all.length === 1 ? 'y' : 'ies'} into ${outRoot.startsWith(root) ? outRoot.slice(root.length) : outRoot}`);
