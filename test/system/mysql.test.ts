@@ -3,86 +3,33 @@
  * The same modules the Lambdas run: lambda/mysql-provisioner/sql.ts (plans), lambda/mysql-restore-test/checks.ts (verdict)
  * and lambda/mysql-shared/db.ts (execution with mysql2).
  */
-import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { planProvision, planRemove, type SiteSpec } from '../../lambda/mysql-provisioner/sql';
 import { evaluate } from '../../lambda/mysql-restore-test/checks';
-import { connect, observe, provision, runPlan } from '../../lambda/mysql-shared/db';
+import { observe, provision, runPlan } from '../../lambda/mysql-shared/db';
+import { ROOT_PASSWORD, startMariaDb, type MariaDb } from '../mysql/mariadb';
 import { requirePrograms } from './programs';
 
 jest.setTimeout(60_000);
 
-const ROOT_PASSWORD = 'root-test-password';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T>, deadlineMs: number): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${what} not ready after ${deadlineMs} ms: ${String(last)}`);
-}
-
-let dir: string;
-let server: ChildProcess | undefined;
-let port: number;
+let server: MariaDb | undefined;
 let root: Connection;
+let dir: string;
 
-const as = (user: string, password: string) => connect({ host: '127.0.0.1', port, user, password, tls: false, connectTimeoutMs: 3000 });
+const as = (user: string, password: string) => server!.as(user, password);
 
 beforeAll(async () => {
   requirePrograms('mariadbd', 'mariadb-install-db');
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-mariadb-'));
-  const datadir = path.join(dir, 'data');
-  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`);
-  port = await freePort();
-  server = spawn(
-    'mariadbd',
-    ['--no-defaults', `--datadir=${datadir}`, `--socket=${path.join(dir, 'mysqld.sock')}`, `--port=${port}`, '--skip-networking=0', '--bind-address=127.0.0.1', '--user=root', `--pid-file=${path.join(dir, 'mysqld.pid')}`, '--innodb-buffer-pool-size=16M', '--skip-log-bin'],
-    { stdio: 'ignore' },
-  );
-  // A fresh install has root@localhost with no password over TCP from 127.0.0.1 (authentication method "normal").
-  const first = await waitFor('mariadbd', () => as('root', ''), 30_000);
-  await first.query(`ALTER USER 'root'@'localhost' IDENTIFIED BY ?`, [ROOT_PASSWORD]);
-  await first.end();
+  server = await startMariaDb();
+  dir = path.dirname(server.datadir);
   root = await as('root', ROOT_PASSWORD);
 });
 
 afterAll(async () => {
   await root?.end().catch(() => undefined);
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 15_000)))]);
-    clearTimeout(timer);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const spec = (users: SiteSpec['users'], database = 'shop'): SiteSpec => ({ database, users, requireTls: false });
