@@ -5,3 +5,4 @@ export * from './addressing/address-references';
 export * from './addressing/dns-registrar';
 export * from './launch-loop/launch-loop-guard';
 export * from './mysql/replicated-mysql';
+export * from './workers/queue-worker-fleet';
