@@ -1,14 +1,14 @@
 /**
  * Backup verification: one step per invocation, called by the construct's Step Functions state machine on a schedule:
- *   start (restore the newest automated snapshot to a temporary instance) -> await -> check (the checks of checks.ts
- *   against the restored copy, row counts against db-replica) -> cleanup (delete every temporary instance, always,
- *   also after a failure) -> report (the BackupVerified metric, 1 or 0).
+ *   start (restore the latest restorable time, or the newest automated snapshot, to a temporary instance) -> await
+ *   -> check (the checks of checks.ts against the restored copy, row counts against db-replica) -> cleanup (delete every
+ *   temporary instance, always, also after a failure) -> report (the BackupVerified metric, 1 or 0).
  */
 import { createLogger, type Logger } from '../shared/log';
 import { evaluate, type Failure } from './checks';
 import * as io from './io';
 import { describeMembers } from '../mysql-shared/aws';
-import { currentPrimary, latestSnapshot, metricValues, snapshotAgeHours, tempInstanceId, toDelete } from './logic';
+import { currentPrimary, hoursSince, latestSnapshot, metricValues, pointInTimeKey, snapshotAgeHours, tempInstanceId, toDelete, type RestoreSource } from './logic';
 
 export interface VerifyConfig {
   readonly cluster: string;
@@ -25,12 +25,18 @@ export interface VerifyConfig {
   readonly tolerancePercent: number;
   readonly toleranceRows: number;
   readonly maxSnapshotAgeHours: number;
+  /** Restore the latest restorable time (snapshot and transaction logs), or the newest automated snapshot. */
+  readonly source: RestoreSource;
+  /** Point in time: fail when the latest restorable time is older than this (transaction log backups stopped). */
+  readonly maxRestorableAgeHours: number;
 }
 
 export type Step = 'start' | 'await' | 'check' | 'cleanup' | 'report';
 
 export interface VerifyState {
   readonly snapshotId?: string;
+  /** Point in time: the source and the time restored. */
+  readonly restoredFrom?: string;
   readonly tempId?: string;
   readonly ageHours?: number;
   readonly ready?: boolean;
@@ -74,6 +80,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): VerifyConfi
     tolerancePercent: Number(env.TOLERANCE_PERCENT ?? '10'),
     toleranceRows: Number(env.TOLERANCE_ROWS ?? '100'),
     maxSnapshotAgeHours: Number(env.MAX_SNAPSHOT_AGE_HOURS ?? '36'),
+    source: env.RESTORE_SOURCE === 'snapshot' ? 'snapshot' : 'point-in-time',
+    maxRestorableAgeHours: Number(env.MAX_RESTORABLE_AGE_HOURS ?? '1'),
   };
 }
 
@@ -93,16 +101,26 @@ export function createHandler(deps: Deps = {}) {
         // After a promotion the primary is another instance: the one tagged primary, else the one the stack created.
         const members = await describeMembers(clients, config.cluster, timing);
         const primaryId = currentPrimary(members) ?? config.primaryId;
+        const target = { cluster: config.cluster, instanceClass: config.instanceClass, subnetGroup: config.subnetGroup, securityGroupIds: config.securityGroupIds, parameterGroup: config.parameterGroup };
+        if (config.source === 'point-in-time') {
+          const source = await io.describe(clients, primaryId, timing);
+          if (!source?.latestRestorableTime) throw new Error(`mysql-restore-test: ${primaryId} reports no latest restorable time (automated backups off?)`);
+          const ageHours = hoursSince(source.latestRestorableTime, now());
+          if (ageHours > config.maxRestorableAgeHours) {
+            throw new Error(`mysql-restore-test: latest restorable time of ${primaryId} is ${ageHours.toFixed(1)} h old (limit ${config.maxRestorableAgeHours} h): transaction log backups have stopped`);
+          }
+          const tempId = tempInstanceId(config.cluster, pointInTimeKey(primaryId, now()));
+          const result = await io.restoreToPointInTime(clients, { ...target, id: tempId, sourceId: primaryId }, timing);
+          const restoredFrom = `${primaryId} at ${source.latestRestorableTime.toISOString()}`;
+          logger.info('point-in-time restore started', { restoredFrom, tempId, result, ageHours });
+          return { restoredFrom, tempId, ageHours };
+        }
         const snapshot = latestSnapshot(await io.automatedSnapshots(clients, primaryId, timing));
         if (!snapshot) throw new Error(`mysql-restore-test: no available automated snapshot of ${primaryId}`);
         const ageHours = snapshotAgeHours(snapshot, now());
         if (ageHours > config.maxSnapshotAgeHours) throw new Error(`mysql-restore-test: newest snapshot ${snapshot.id} is ${ageHours.toFixed(1)} h old (limit ${config.maxSnapshotAgeHours} h): backups have stopped`);
         const tempId = tempInstanceId(config.cluster, snapshot.id);
-        const result = await io.restore(
-          clients,
-          { id: tempId, snapshotId: snapshot.id, cluster: config.cluster, instanceClass: config.instanceClass, subnetGroup: config.subnetGroup, securityGroupIds: config.securityGroupIds, parameterGroup: config.parameterGroup },
-          timing,
-        );
+        const result = await io.restore(clients, { ...target, id: tempId, snapshotId: snapshot.id }, timing);
         logger.info('restore started', { snapshot: snapshot.id, tempId, result, ageHours });
         return { snapshotId: snapshot.id, tempId, ageHours };
       }

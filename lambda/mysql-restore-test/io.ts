@@ -3,7 +3,14 @@
  * read the master secret, and publish the metric. Clients are created once and injectable.
  */
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DeleteDBInstanceCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from '@aws-sdk/client-rds';
+import {
+  DeleteDBInstanceCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+  RestoreDBInstanceFromDBSnapshotCommand,
+  RestoreDBInstanceToPointInTimeCommand,
+} from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Connection } from 'mysql2/promise';
 import { errorName, isNotFound, isThrottling, isTransient } from '../shared/errors';
@@ -89,11 +96,51 @@ export async function restore(clients: Clients, spec: RestoreSpec, timing: Timin
   }
 }
 
-export async function describe(clients: Clients, id: string, timing: Timing = {}): Promise<{ status: string; address?: string; port?: number } | undefined> {
+/** Restores the source's latest restorable time (snapshot plus transaction logs) to a temporary Single-AZ instance. */
+export async function restoreToPointInTime(clients: Clients, spec: Omit<RestoreSpec, 'snapshotId'> & { readonly sourceId: string }, timing: Timing = {}): Promise<'requested' | 'already'> {
+  try {
+    await retry(
+      () =>
+        clients.rds.send(
+          new RestoreDBInstanceToPointInTimeCommand({
+            SourceDBInstanceIdentifier: spec.sourceId,
+            TargetDBInstanceIdentifier: spec.id,
+            UseLatestRestorableTime: true,
+            DBInstanceClass: spec.instanceClass,
+            DBSubnetGroupName: spec.subnetGroup,
+            VpcSecurityGroupIds: [...spec.securityGroupIds],
+            DBParameterGroupName: spec.parameterGroup,
+            MultiAZ: false,
+            PubliclyAccessible: false,
+            DeletionProtection: false,
+            AutoMinorVersionUpgrade: false,
+            Tags: [{ Key: VERIFY_TAG, Value: spec.cluster }],
+          }),
+        ),
+      { retryable: isThrottling, ...RETRY, ...timing },
+    );
+    return 'requested';
+  } catch (err) {
+    if (errorName(err) === 'DBInstanceAlreadyExistsFault' || errorName(err) === 'DBInstanceAlreadyExists') return 'already';
+    throw err;
+  }
+}
+
+export interface Described {
+  readonly status: string;
+  readonly address?: string;
+  readonly port?: number;
+  /** The newest moment a point-in-time restore can reach (transaction logs backed up until then). */
+  readonly latestRestorableTime?: Date;
+}
+
+export async function describe(clients: Clients, id: string, timing: Timing = {}): Promise<Described | undefined> {
   try {
     const out = await retry(() => clients.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })), { retryable: isThrottling, ...RETRY, ...timing });
     const d = out.DBInstances?.[0];
-    return d ? { status: d.DBInstanceStatus ?? 'unknown', address: d.Endpoint?.Address, port: d.Endpoint?.Port } : undefined;
+    return d
+      ? { status: d.DBInstanceStatus ?? 'unknown', address: d.Endpoint?.Address, port: d.Endpoint?.Port, latestRestorableTime: d.LatestRestorableTime ? new Date(d.LatestRestorableTime) : undefined }
+      : undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

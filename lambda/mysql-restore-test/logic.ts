@@ -41,6 +41,22 @@ export function tempInstanceId(cluster: string, snapshotId: string): string {
   return `${cluster.slice(0, 63 - suffix.length)}${suffix}`.replace(/--+/g, '-');
 }
 
+/** Where the temporary copy comes from. */
+export type RestoreSource = 'point-in-time' | 'snapshot';
+
+/**
+ * The key a point-in-time restore is named after: the source and the hour, so a retried start step within the hour
+ * finds the instance it already started, and the next scheduled run makes a new one.
+ */
+export function pointInTimeKey(primaryId: string, now: Date): string {
+  return `${primaryId}@${now.toISOString().slice(0, 13)}`;
+}
+
+/** Hours between `then` and `now`. */
+export function hoursSince(then: Date, now: Date): number {
+  return (now.getTime() - then.getTime()) / 3_600_000;
+}
+
 export interface Candidate {
   readonly id: string;
   readonly status: string;

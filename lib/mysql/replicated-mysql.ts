@@ -57,6 +57,17 @@ export enum MysqlUserRole {
   READ_ONLY = 'read-only',
 }
 
+/** What the backup verification restores. */
+export enum BackupVerificationSource {
+  /**
+   * The primary's latest restorable time: the newest snapshot plus the transaction logs backed up since, so the run
+   * proves both (and fails when log backups stop). The copy is minutes old, so row counts match db-replica closely.
+   */
+  POINT_IN_TIME = 'point-in-time',
+  /** The newest automated snapshot (daily): proves the snapshot alone. */
+  SNAPSHOT = 'snapshot',
+}
+
 /** One site's logical database on the cluster. */
 export interface MysqlSiteDatabase {
   /** The site's name: the construct id of its resources. Letters, digits and hyphens. */
@@ -176,6 +187,9 @@ export interface ReplicatedMysqlProps {
    * @default - true with MULTI_AZ_INSTANCE
    */
   readonly verifyBackups?: boolean;
+
+  /** What is restored. Needs `verifyBackups`. @default BackupVerificationSource.POINT_IN_TIME */
+  readonly verifyFrom?: BackupVerificationSource;
 
   /** When backups are verified. Needs `verifyBackups`. @default events.Schedule.rate(Duration.hours(6)) */
   readonly verifySchedule?: events.Schedule;
@@ -665,7 +679,7 @@ export class ReplicatedMysql extends Construct {
     const verifyClass = props.verifyInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM);
     const hook = new HookFunction(this, 'BackupCheck', {
       hook: 'mysql-restore-test',
-      description: `Restores the newest snapshot of ${props.clusterName} to a temporary instance, checks it and deletes it`,
+      description: `Restores the latest backup of ${props.clusterName} to a temporary instance, checks it and deletes it`,
       timeout: Duration.minutes(5),
       environment: {
         NODE_EXTRA_CA_CERTS: CA_BUNDLE,
@@ -678,6 +692,7 @@ export class ReplicatedMysql extends Construct {
         MASTER_SECRET_ARN: this.masterSecret.secretArn,
         REFERENCE_HOST: this.replicaRecordName,
         PARAMETER_GROUP: this.parameterGroupName ?? '',
+        RESTORE_SOURCE: props.verifyFrom ?? BackupVerificationSource.POINT_IN_TIME,
         DB_PORT: String(this.port),
         TOLERANCE_PERCENT: String(props.verifyRowCountTolerancePercent ?? 10),
       },
@@ -693,6 +708,13 @@ export class ReplicatedMysql extends Construct {
         resources: [temporary, this.rdsArn('snapshot', `rds:${props.clusterName}-*`), this.rdsArn('subgrp', '*'), this.rdsArn('pg', '*'), this.rdsArn('og', '*')],
       }),
     );
+    // A point-in-time restore names the source (this cluster's instances) and the temporary target.
+    hook.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:RestoreDBInstanceToPointInTime'],
+        resources: [this.rdsArn('db', `${props.clusterName}-*`), this.rdsArn('subgrp', '*'), this.rdsArn('pg', '*'), this.rdsArn('og', '*')],
+      }),
+    );
     // Only the temporary instances can be deleted: the real ones never match <cluster>-verify-*.
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['rds:DeleteDBInstance'], resources: [temporary] }));
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } } }));
@@ -703,6 +725,7 @@ export class ReplicatedMysql extends Construct {
         this.rdsArn('db', '*'),
         this.rdsArn('snapshot', '*'),
         temporary,
+        this.rdsArn('db', `${props.clusterName}-*`),
         this.rdsArn('snapshot', `rds:${props.clusterName}-*`),
         this.rdsArn('subgrp', '*'),
         this.rdsArn('pg', '*'),
@@ -744,7 +767,7 @@ export class ReplicatedMysql extends Construct {
       timeout: Duration.hours(3),
       tracingEnabled: true,
       logs: this.stateMachineLogs('Verification'),
-      comment: `Restore test of ${props.clusterName}: newest snapshot to a temporary instance, checks, delete, metric`,
+      comment: `Restore test of ${props.clusterName}: latest backup to a temporary instance, checks, delete, metric`,
     });
     ackWildcards(machine.role, 'The state machine invokes its own hook function (any version) and writes X-Ray traces and log deliveries, which have no resource scope.', [`${hook.function.functionArn}:*`, '*']);
     new events.Rule(this, 'VerifySchedule', {
@@ -820,7 +843,12 @@ export class ReplicatedMysql extends Construct {
       check.integerInRange('readReplicas', props.readReplicas, 1, 5, 'set readReplicas to 1 to 5 (RDS for MySQL allows up to 15; more than 5 here is a sign of a different design)');
     }
     if (!v.verify) {
-      for (const [prop, value] of [['verifySchedule', props.verifySchedule], ['verifyInstanceType', props.verifyInstanceType], ['verifyRowCountTolerancePercent', props.verifyRowCountTolerancePercent]] as const) {
+      for (const [prop, value] of [
+        ['verifyFrom', props.verifyFrom],
+        ['verifySchedule', props.verifySchedule],
+        ['verifyInstanceType', props.verifyInstanceType],
+        ['verifyRowCountTolerancePercent', props.verifyRowCountTolerancePercent],
+      ] as const) {
         check.check(value !== undefined, prop, prop === 'verifySchedule' ? 'a schedule' : value, 'unset when backups are not verified', `remove ${prop}, or set verifyBackups: true`);
       }
     }

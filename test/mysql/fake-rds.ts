@@ -15,6 +15,7 @@ import {
   PromoteReadReplicaCommand,
   RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
+  RestoreDBInstanceToPointInTimeCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
@@ -29,6 +30,7 @@ export interface FakeInstance {
   replicaSource?: string;
   multiAz: boolean;
   tags: Record<string, string>;
+  latestRestorableTime?: string;
   /** Status and changes applied after `ticks` more describes. */
   pending?: { ticks: number; apply: (i: FakeInstance) => void };
 }
@@ -76,6 +78,7 @@ export class FakeWorld {
       Endpoint: i.address ? { ...template.Endpoint, Address: i.address } : undefined,
       MultiAZ: i.multiAz,
       ReadReplicaSourceDBInstanceIdentifier: i.replicaSource,
+      LatestRestorableTime: i.latestRestorableTime ? new Date(i.latestRestorableTime) : undefined,
       TagList: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
     });
     const tick = () => {
@@ -143,6 +146,19 @@ export class FakeWorld {
       if (this.instances.has(input.DBInstanceIdentifier)) throw fault(DBInstanceAlreadyExistsFault, 'DB instance already exists');
       this.instances.set(input.DBInstanceIdentifier, {
         id: input.DBInstanceIdentifier,
+        status: 'creating',
+        multiAz: false,
+        tags: Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value])),
+        pending: { ticks: 2, apply: (x) => { x.status = 'available'; x.address = `${x.id}.abcexample.eu-west-1.rds.amazonaws.com`; } },
+      });
+      return {};
+    });
+    this.rds.on(RestoreDBInstanceToPointInTimeCommand).callsFake((input: { SourceDBInstanceIdentifier: string; TargetDBInstanceIdentifier: string; Tags?: Array<{ Key: string; Value: string }> }) => {
+      take('RestoreDBInstanceToPointInTime');
+      if (!this.instances.has(input.SourceDBInstanceIdentifier)) throw fault(DBInstanceNotFoundFault, 'source not found');
+      if (this.instances.has(input.TargetDBInstanceIdentifier)) throw fault(DBInstanceAlreadyExistsFault, 'DB instance already exists');
+      this.instances.set(input.TargetDBInstanceIdentifier, {
+        id: input.TargetDBInstanceIdentifier,
         status: 'creating',
         multiAz: false,
         tags: Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value])),

@@ -1,7 +1,7 @@
 import { Duration, Size, Stack, Validations, aws_ec2 as ec2, aws_events as events, aws_kms as kms, aws_rds as rds, aws_route53 as route53, aws_sns as sns } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { MysqlDeployment, MysqlUserRole, ReplicatedMysql, type ReplicatedMysqlProps } from '../../lib';
+import { BackupVerificationSource, MysqlDeployment, MysqlUserRole, ReplicatedMysql, type ReplicatedMysqlProps } from '../../lib';
 import { importedVpc, testApp, testStack } from '../helpers';
 
 function build(extra: Partial<ReplicatedMysqlProps> = {}, opts: { nag?: boolean } = {}) {
@@ -165,7 +165,7 @@ describe('ReplicatedMysql props', () => {
     t.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', PasswordLength: 32, ExcludePunctuation: true }) });
     expect(db.siteSecret('shop')).toBeDefined();
     expect(() => db.siteSecret('shop', MysqlUserRole.READ_ONLY)).toThrow(/site "shop" has no read-only user/);
-    expect(envOf(t, /Restores the newest snapshot/)).toMatchObject({ DATABASES: 'shop,blog_eu', REFERENCE_HOST: 'db-replica.shop.db.internal', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
+    expect(envOf(t, /Restores the latest backup/)).toMatchObject({ DATABASES: 'shop,blog_eu', REFERENCE_HOST: 'db-replica.shop.db.internal', NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' });
     // The provisioner runs in the VPC's subnets with egress, without an AWS managed policy.
     t.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('Creates the site databases'), VpcConfig: { SubnetIds: ['subnet-0prv0', 'subnet-0prv1', 'subnet-0prv2'], SecurityGroupIds: Match.anyValue() } });
     for (const role of Object.values(t.findResources('AWS::IAM::Role')) as Array<{ Properties: { ManagedPolicyArns?: unknown } }>) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -251,10 +251,19 @@ describe('ReplicatedMysql props', () => {
     expect(db.alarms).toHaveLength(7);
   });
 
+  test('verifyFrom: point in time by default (with permission to restore from this cluster only), or the snapshot', () => {
+    const t = build().template();
+    expect(envOf(t, /Restores the latest backup/)).toMatchObject({ RESTORE_SOURCE: 'point-in-time' });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'rds:RestoreDBInstanceToPointInTime', Resource: Match.arrayWith(['arn:aws:rds:eu-west-1:123456789012:db:shop-*']) })]) },
+    });
+    expect(envOf(build({ verifyFrom: BackupVerificationSource.SNAPSHOT }).template(), /Restores the latest backup/)).toMatchObject({ RESTORE_SOURCE: 'snapshot' });
+  });
+
   test('verifySchedule, verifyInstanceType and verifyRowCountTolerancePercent', () => {
     const t = build({ verifySchedule: events.Schedule.rate(Duration.hours(2)), verifyInstanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.LARGE), verifyRowCountTolerancePercent: 3 }).template();
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 hours)' });
-    expect(envOf(t, /Restores the newest snapshot/)).toMatchObject({ INSTANCE_CLASS: 'db.t4g.large', TOLERANCE_PERCENT: '3' });
+    expect(envOf(t, /Restores the latest backup/)).toMatchObject({ INSTANCE_CLASS: 'db.t4g.large', TOLERANCE_PERCENT: '3' });
   });
 
   test('alarm thresholds and alarmTopic', () => {
@@ -307,6 +316,7 @@ describe('ReplicatedMysql validation', () => {
     ['readReplicas with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, readReplicas: 2 }, /readReplicas: got 2; allowed: unset with deployment MULTI_AZ_CLUSTER/],
     ['verifyBackups with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, verifyBackups: true }, /verifyBackups: got true/],
     ['verify options without verifyBackups', { verifyBackups: false, verifyRowCountTolerancePercent: 5 }, /verifyRowCountTolerancePercent: got 5; allowed: unset when backups are not verified/],
+    ['verifyFrom without verifyBackups', { verifyBackups: false, verifyFrom: BackupVerificationSource.SNAPSHOT }, /verifyFrom: got "snapshot"; allowed: unset when backups are not verified/],
     ['a tolerance above 100%', { verifyRowCountTolerancePercent: 150 }, /verifyRowCountTolerancePercent: got 150; allowed: a number from 0 to 100/],
     ['backupRetention 0 days', { backupRetention: Duration.days(0) }, /backupRetention: got "0 days"; allowed: whole days from 1 to 35/],
     ['backupRetention 40 days', { backupRetention: Duration.days(40) }, /backupRetention: got "40 days"/],

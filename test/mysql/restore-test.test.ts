@@ -27,6 +27,8 @@ const config: VerifyConfig = {
   tolerancePercent: 10,
   toleranceRows: 5,
   maxSnapshotAgeHours: 36,
+  source: 'snapshot',
+  maxRestorableAgeHours: 1,
 };
 
 const healthy: Observation = {
@@ -41,23 +43,20 @@ const healthy: Observation = {
 let restoredView: Observation;
 let connected: string[];
 
-const handler = createHandler({
-  clients: () => ({
+const clients = () => ({
     rds: new RDSClient({}),
     cloudwatch: new CloudWatchClient({}),
     secrets: new SecretsManagerClient({}),
-    connect: async (o) => {
+    connect: async (o: { user: string; host: string; tls: boolean }) => {
       connected.push(`${o.user}@${o.host} tls=${o.tls}`);
       return { end: async () => undefined } as unknown as Connection;
     },
     observe: async () => (connected.at(-1)!.includes('verify') ? restoredView : healthy),
-    endpointOf: async (name) => (name === 'db-replica.shop.db.internal' ? 'shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com' : name),
-  }),
-  config: () => config,
-  timing: noWait,
-  logger: silentLogger,
-  now: () => NOW,
+    endpointOf: async (name: string) => (name === 'db-replica.shop.db.internal' ? 'shop-replica-1.abcexample.eu-west-1.rds.amazonaws.com' : name),
 });
+const handler = createHandler({ clients, config: () => config, timing: noWait, logger: silentLogger, now: () => NOW });
+let clock = NOW;
+const pitr = createHandler({ clients, config: () => ({ ...config, source: 'point-in-time' }), timing: noWait, logger: silentLogger, now: () => clock });
 
 /** The state machine: start, await until ready, check, and always cleanup and report (Catch routes errors there). */
 async function runMachine(): Promise<VerifyState> {
@@ -199,5 +198,37 @@ describe('verification steps', () => {
     world.snapshots.push({ id: 'rds:shop-replica-1-2026-11-22-04-00', instanceId: 'shop-replica-1', status: 'available', created: '2026-11-22T04:00:00Z' });
     const state = await handler({ step: 'start' });
     expect(state.snapshotId).toBe('rds:shop-replica-1-2026-11-22-04-00');
+  });
+
+  describe('point-in-time (the default): snapshot and transaction logs', () => {
+    beforeEach(() => {
+      clock = NOW;
+      world.instances.get('shop-primary')!.latestRestorableTime = '2026-11-22T05:55:00Z';
+    });
+
+    test('restores the primary at its latest restorable time to a temporary instance named after the hour', async () => {
+      const state = await pitr({ step: 'start' });
+      expect(state.restoredFrom).toBe('shop-primary at 2026-11-22T05:55:00.000Z');
+      expect(state.tempId).toBe(tempInstanceId(CLUSTER, 'shop-primary@2026-11-22T06'));
+      const call = world.rds.commandCalls((await import('@aws-sdk/client-rds')).RestoreDBInstanceToPointInTimeCommand)[0].args[0].input;
+      expect(call).toMatchObject({ SourceDBInstanceIdentifier: 'shop-primary', UseLatestRestorableTime: true, MultiAZ: false, DeletionProtection: false, Tags: [{ Key: 'resilient-fleet:mysql-verify', Value: CLUSTER }] });
+      expect(state.ageHours).toBeCloseTo(5 / 60, 3);
+    });
+
+    test('a retried start within the hour reuses the instance; the next hour makes a new one', async () => {
+      await pitr({ step: 'start' });
+      await pitr({ step: 'start' });
+      expect([...world.instances.keys()].filter((id) => id.includes('verify'))).toHaveLength(1);
+      clock = new Date('2026-11-22T07:00:00Z');
+      world.instances.get('shop-primary')!.latestRestorableTime = '2026-11-22T06:58:00Z';
+      await pitr({ step: 'start' });
+      expect([...world.instances.keys()].filter((id) => id.includes('verify'))).toHaveLength(2);
+    });
+
+    test('fails when transaction log backups stopped (latest restorable time too old), restoring nothing', async () => {
+      world.instances.get('shop-primary')!.latestRestorableTime = '2026-11-22T03:00:00Z';
+      await expect(pitr({ step: 'start' })).rejects.toThrow(/3\.0 h old \(limit 1 h\): transaction log backups have stopped/);
+      expect(world.count('RestoreDBInstanceToPointInTime')).toBe(0);
+    });
   });
 });
