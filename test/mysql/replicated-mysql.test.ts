@@ -1,7 +1,7 @@
 import { Duration, Size, Stack, Validations, aws_ec2 as ec2, aws_events as events, aws_kms as kms, aws_rds as rds, aws_route53 as route53, aws_sns as sns } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BackupVerificationSource, MysqlDeployment, MysqlUserRole, ReplicatedMysql, type ReplicatedMysqlProps } from '../../lib';
+import { AddressStack, BackupVerificationSource, MysqlDeployment, MysqlUserRole, NameVisibility, ReplicatedMysql, type ReplicatedMysqlProps } from '../../lib';
 import { importedVpc, testApp, testStack } from '../helpers';
 
 function build(extra: Partial<ReplicatedMysqlProps> = {}, opts: { nag?: boolean } = {}) {
@@ -346,5 +346,24 @@ describe('ReplicatedMysql validation', () => {
 
   test('lists every problem at once', () => {
     expect(() => build({ clusterName: 'X', readReplicas: 9, recordTtl: Duration.minutes(2) })).toThrow(/invalid props \(3\)/);
+  });
+});
+
+describe('ReplicatedMysql with the Addresses stack', () => {
+  test('names go into the AddressStack private zone across stacks, and per-site names chain to db-master', () => {
+    const app = testApp();
+    const network = new Stack(app, 'Network', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(network, 'Vpc', { maxAzs: 3, natGateways: 1, subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+      { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ] });
+    const addresses = new AddressStack(app, 'Addresses', { env: { account: '123456789012', region: 'eu-west-1' }, zoneName: 'example.com', privateZoneVpcs: [vpc] });
+    const data = new Stack(app, 'Data', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const db = new ReplicatedMysql(data, 'Mysql', { vpc, clusterName: 'cluster1', hostedZone: addresses.privateZone! });
+    addresses.addCname('db-master.site1', db.masterRecordName, { visibility: NameVisibility.PRIVATE });
+    expect(db.masterRecordName).toBe('db-master.cluster1.example.com');
+    Template.fromStack(data).hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.cluster1.example.com.', TTL: '30' });
+    Template.fromStack(addresses).hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.site1.example.com.', Type: 'CNAME', ResourceRecords: ['db-master.cluster1.example.com'] });
   });
 });
