@@ -651,7 +651,7 @@ export class ReplicatedMysql extends Construct {
             excludePunctuation: true,
           },
         });
-        acknowledgeNag(secret, 'AwsSolutions-SMG4', 'A site user password: rotating it means reloading every app instance; the provisioner applies a changed secret on the next deploy.');
+        acknowledgeNag(secret, 'AwsSolutions-SMG4', 'A site user password read by the app at start: rotating it means reloading every app instance at once, so it is rotated by an operator (new secret value, then a deploy that changes the site) rather than on a schedule.');
         secret.grantRead(hook.role);
         this.siteSecrets.set(`${site.name}/${role}`, secret);
         users.push({ Name: username, Role: role, SecretArn: secret.secretArn });
