@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations, aws_sqs as sqs } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildReferenceSite } from '../bin/site';
 import { testApp } from './helpers';
@@ -10,13 +10,13 @@ interface Report {
   pluginReports: Array<{ pluginName: string; conclusion: string; violations: Array<{ ruleName: string; severity: string; description: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
 }
 
-function synthSite(): { report: Report; error?: unknown; outdir: string; stacks: string[] } {
+function synthSite(build: (app: App) => void = (app) => buildReferenceSite(app)): { report: Report; error?: unknown; outdir: string; stacks: string[] } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-'));
   const previous = process.env.CDK_VALIDATION;
   process.env.CDK_VALIDATION = 'true';
   try {
     const app = testApp({ outdir, builtinCloudFormationValidation: true });
-    buildReferenceSite(app);
+    build(app);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     let error: unknown;
     try {
@@ -32,6 +32,27 @@ function synthSite(): { report: Report; error?: unknown; outdir: string; stacks:
     process.env.CDK_VALIDATION = previous;
   }
 }
+
+describe('the synth checks themselves', () => {
+  // A success report is omitted from validation-report.json, so prove the harness would see a failure.
+  test('catch a property CloudFormation does not know', () => {
+    const bad = synthSite((app) => {
+      const queue = new sqs.Queue(new Stack(app, 'Bad'), 'Queue', { enforceSSL: true });
+      (queue.node.defaultChild as sqs.CfnQueue).addPropertyOverride('VisibilityTimeoutSecs', 30);
+    });
+    expect(bad.error).toBeDefined();
+    expect(bad.report.pluginReports.flatMap((p) => p.violations.map((v) => v.description)).join('\n')).toMatch(/VisibilityTimeoutSecs/);
+  });
+
+  test('catch a cdk-nag finding that nobody acknowledged', () => {
+    const bad = synthSite((app) => {
+      new sqs.Queue(new Stack(app, 'Unencrypted'), 'Queue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    });
+    expect(bad.report.pluginReports.filter((p) => p.pluginName === 'AwsSolutions').flatMap((p) => p.violations.map((v) => v.ruleName))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^AwsSolutions-SQS/)]),
+    );
+  });
+});
 
 describe('the reference site', () => {
   const result = synthSite();
