@@ -89,6 +89,13 @@ export interface MysqlSiteDatabase {
    * @default false - the database is kept: data outlives stacks
    */
   readonly dropDatabaseOnDelete?: boolean;
+
+  /**
+   * Change this number to make the provisioner run again on the next deploy, for example after putting a new password
+   * in a user's secret (CloudFormation runs a custom resource only when its properties change).
+   * @default 0
+   */
+  readonly credentialsRevision?: number;
 }
 
 /** Props of `ReplicatedMysql`. */
@@ -651,7 +658,7 @@ export class ReplicatedMysql extends Construct {
             excludePunctuation: true,
           },
         });
-        acknowledgeNag(secret, 'AwsSolutions-SMG4', 'A site user password read by the app at start: rotating it means reloading every app instance at once, so it is rotated by an operator (new secret value, then a deploy that changes the site) rather than on a schedule.');
+        acknowledgeNag(secret, 'AwsSolutions-SMG4', 'A site user password read by the app at start: rotating it means reloading every app instance at once, so an operator rotates it (new secret value, then a deploy with a new credentialsRevision) rather than a schedule.');
         secret.grantRead(hook.role);
         this.siteSecrets.set(`${site.name}/${role}`, secret);
         users.push({ Name: username, Role: role, SecretArn: secret.secretArn });
@@ -664,6 +671,7 @@ export class ReplicatedMysql extends Construct {
           Users: users,
           RequireTls: String(requireTls),
           DropDatabaseOnDelete: String(site.dropDatabaseOnDelete ?? false),
+          CredentialsRevision: String(site.credentialsRevision ?? 0),
           // db-master, followed to the current primary at run time (after a promotion it is no longer the stack's primary).
           Host: this.masterRecordName,
           FallbackHost: writer,

@@ -171,6 +171,10 @@ describe('ReplicatedMysql props', () => {
     for (const role of Object.values(t.findResources('AWS::IAM::Role')) as Array<{ Properties: { ManagedPolicyArns?: unknown } }>) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
+  test('credentialsRevision is passed on, so changing it runs the provisioner again', () => {
+    build({ sites: [{ name: 'shop', credentialsRevision: 3 }] }).template().hasResourceProperties('Custom::MysqlSite', { Database: 'shop', CredentialsRevision: '3' });
+  });
+
   test('databaseName overrides the default name', () => {
     build({ sites: [{ name: 'shop', databaseName: 'shop_prod' }] }).template().hasResourceProperties('Custom::MysqlSite', { Database: 'shop_prod', Users: [Match.objectLike({ Name: 'shop_prod_app' }), Match.anyValue()] });
   });
