@@ -233,6 +233,8 @@ const ROLE_TAG = 'resilient-fleet:mysql-role';
 const METRIC_NAMESPACE = 'ResilientFleet/MySQL';
 const CA_BUNDLE = '/var/runtime/ca-cert.pem';
 const RDS_LOGS = ['error', 'slowquery'] as const;
+/** Instance classes that Multi-AZ DB clusters support (RDS User Guide, Multi-AZ DB cluster deployments). */
+const MULTI_AZ_CLUSTER_CLASSES = ['m5d', 'm6gd', 'm6id', 'm6idn', 'r5d', 'r6gd', 'r6id', 'r6idn', 'x2iedn', 'c6gd'];
 
 /**
  * Replicated MySQL on Amazon RDS: a Multi-AZ primary (or Multi-AZ DB cluster) with read replicas in private subnets,
@@ -847,6 +849,16 @@ export class ReplicatedMysql extends Construct {
     if (v.isCluster) {
       check.check(props.readReplicas !== undefined, 'readReplicas', props.readReplicas, 'unset with deployment MULTI_AZ_CLUSTER (it has two readable standbys)', 'remove readReplicas, or use MULTI_AZ_INSTANCE');
       check.check(props.verifyBackups === true, 'verifyBackups', props.verifyBackups, 'false or unset with deployment MULTI_AZ_CLUSTER', 'remove verifyBackups, or use MULTI_AZ_INSTANCE');
+      if (props.instanceType) {
+        const family = props.instanceType.toString().split('.')[0];
+        check.check(
+          !MULTI_AZ_CLUSTER_CLASSES.includes(family),
+          'instanceType',
+          props.instanceType.toString(),
+          `a class with local NVMe storage for MULTI_AZ_CLUSTER (${MULTI_AZ_CLUSTER_CLASSES.join(', ')})`,
+          'for example ec2.InstanceType.of(ec2.InstanceClass.M6GD, ec2.InstanceSize.LARGE), or use MULTI_AZ_INSTANCE',
+        );
+      }
     } else {
       check.integerInRange('readReplicas', props.readReplicas, 1, 5, 'set readReplicas to 1 to 5 (RDS for MySQL allows up to 15; more than 5 here is a sign of a different design)');
     }

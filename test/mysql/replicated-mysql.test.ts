@@ -319,6 +319,7 @@ describe('ReplicatedMysql validation', () => {
     ['readReplicas 6', { readReplicas: 6 }, /readReplicas: got 6/],
     ['readReplicas with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, readReplicas: 2 }, /readReplicas: got 2; allowed: unset with deployment MULTI_AZ_CLUSTER/],
     ['verifyBackups with a Multi-AZ DB cluster', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, verifyBackups: true }, /verifyBackups: got true/],
+    ['a Multi-AZ DB cluster on a class without local storage', { deployment: MysqlDeployment.MULTI_AZ_CLUSTER, instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) }, /instanceType: got "t4g.medium"; allowed: a class with local NVMe storage/],
     ['verify options without verifyBackups', { verifyBackups: false, verifyRowCountTolerancePercent: 5 }, /verifyRowCountTolerancePercent: got 5; allowed: unset when backups are not verified/],
     ['verifyFrom without verifyBackups', { verifyBackups: false, verifyFrom: BackupVerificationSource.SNAPSHOT }, /verifyFrom: got "snapshot"; allowed: unset when backups are not verified/],
     ['a tolerance above 100%', { verifyRowCountTolerancePercent: 150 }, /verifyRowCountTolerancePercent: got 150; allowed: a number from 0 to 100/],
