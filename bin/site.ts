@@ -5,6 +5,7 @@
 import {
   Annotations,
   App,
+  Duration,
   Stack,
   StackProps,
   aws_autoscaling as autoscaling,
@@ -15,6 +16,7 @@ import {
 import { Construct } from 'constructs';
 import { AddressStack, BlueGreen, DnsRegistrar, LaunchLoopGuard, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
 import { ReplicatedMysql } from '../lib/mysql/replicated-mysql';
+import { QueueWorkerFleet } from '../lib/workers/queue-worker-fleet';
 
 /** The fixed example environment; cdk.context.json answers its AZ lookup, so no credentials are needed. */
 export const SITE_ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -129,6 +131,53 @@ export class AppStack extends Stack {
   }
 }
 
+export interface WorkersStackProps extends StackProps {
+  readonly vpc: ec2.IVpc;
+}
+
+/**
+ * Replaceable: queue workers (image resizing, exports) on their own encrypted queue, scaled on the backlog per worker
+ * from zero and back to zero, each job run under job-guard so a busy worker is never scaled in.
+ */
+export class WorkersStack extends Stack {
+  public readonly workers: QueueWorkerFleet;
+  /** Failed launches (every type and AZ out of capacity, a bad AMI) stop at the third, with the evidence. */
+  public readonly launchLoopGuard: LaunchLoopGuard;
+
+  constructor(scope: Construct, id: string, props: WorkersStackProps) {
+    super(scope, id, props);
+    const key = new kms.Key(this, 'NotificationKey', { enableKeyRotation: true, description: 'Encrypts the worker fleet notification topic' });
+    const topic = new sns.Topic(this, 'FleetNotifications', { masterKey: key, enforceSSL: true });
+    this.workers = new QueueWorkerFleet(this, 'Workers', {
+      vpc: props.vpc,
+      machineImage: ec2.MachineImage.genericLinux({ [SITE_ENV.region]: EXAMPLE_AMI }),
+      maxCapacity: 6,
+      acceptableLatency: Duration.minutes(10),
+      averageJobDuration: Duration.minutes(2),
+      jobTimeout: Duration.minutes(30),
+      notificationTopic: topic,
+    });
+    // One job at a time: receive a message, run it under job-guard (protected from scale-in), delete it on success.
+    this.workers.addUserData(
+      "cat > /etc/systemd/system/queue-worker.service <<'UNIT_EOF'",
+      '[Unit]',
+      'Description=Queue worker (one job at a time under job-guard)',
+      'After=network-online.target',
+      '[Service]',
+      'EnvironmentFile=/etc/queue-worker.env',
+      'ExecStartPre=/usr/local/bin/job-guard --release',
+      "ExecStart=/bin/sh -c 'while true; do /usr/local/bin/job-guard -- /opt/app/process-one-job; [ $? -eq 75 ] && sleep 10; done'",
+      'Restart=always',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      'UNIT_EOF',
+      'systemctl daemon-reload',
+      'systemctl enable --now queue-worker',
+    );
+    this.launchLoopGuard = this.workers.fleet.guardLaunchLoops();
+  }
+}
+
 export interface SiteOptions {
   /** Which app stack receives traffic (`cdk deploy -c active=green`). Changes only the Addresses stack. @default 'blue' */
   readonly active?: AppCopy;
@@ -182,7 +231,12 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
         `Deploy App-${active} first, or switch with -c active=${active === 'blue' ? 'green' : 'blue'}.`,
     );
   }
-  return { network, addresses, data, appBlue, appGreen };
+  const workers = new WorkersStack(app, 'Workers', {
+    env: SITE_ENV,
+    vpc: network.vpc,
+    description: 'resilient-fleet reference site: queue workers scaled on backlog, from and to zero; replaceable',
+  });
+  return { network, addresses, data, appBlue, appGreen, workers };
 }
 
 /**

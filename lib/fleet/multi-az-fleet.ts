@@ -342,6 +342,13 @@ export class MultiAzFleet extends Construct {
     });
     this.connections = this.autoScalingGroup.connections;
     this.grantPrincipal = this.role;
+    if (props.instanceTypes || props.spot) {
+      acknowledgeNag(
+        this.autoScalingGroup.node.defaultChild ?? this.autoScalingGroup,
+        'AwsSolutions-EC26',
+        'The root volume is encrypted in the launch template (encrypted: true); cdk-nag cannot follow the launch template reference of a mixed instances policy and reports an error instead.',
+      );
+    }
 
     if (props.listener) {
       this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {

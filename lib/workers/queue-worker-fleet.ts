@@ -1,5 +1,6 @@
 import {
   Annotations,
+  CfnElement,
   Duration,
   Size,
   Stack,
@@ -16,7 +17,7 @@ import {
   aws_sns as sns,
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
 import { HookFunction } from '../private/hook-function';
@@ -376,12 +377,7 @@ export class QueueWorkerFleet extends Construct {
       ],
     });
     policy.attachToRole(this.fleet.role);
-    acknowledgeNag(
-      policy,
-      'AwsSolutions-IAM5',
-      'DescribeAutoScalingInstances supports no resource-level permissions (read-only); the group ARN wildcard stands for the random id in ' +
-        'Auto Scaling group ARNs and is pinned by the group name.',
-    );
+    this.acknowledgeGroupWildcards(policy, v.groupArn);
 
     const config = JSON.stringify({
       lifecycleHookName: JOB_DRAIN_HOOK_NAME,
@@ -409,11 +405,13 @@ export class QueueWorkerFleet extends Construct {
     });
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['autoscaling:CompleteLifecycleAction'], resources: [groupArn] }));
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }));
+    const hookPolicy = hook.role.node.tryFindChild('DefaultPolicy') ?? hook.role;
+    this.acknowledgeGroupWildcards(hookPolicy, groupArn);
     acknowledgeNag(
-      hook.role.node.tryFindChild('DefaultPolicy') ?? hook.role,
+      hookPolicy,
       'AwsSolutions-IAM5',
-      'DescribeAutoScalingInstances supports no resource-level permissions (read-only); the group ARN wildcard stands for the random id in ' +
-        'Auto Scaling group ARNs and is pinned by the group name; the log stream wildcard is the function\'s own log group.',
+      'Log streams of the function\'s own log group (created by Lambda at run time).',
+      `Resource::<${Stack.of(this).getLogicalId(hook.logGroup.node.defaultChild as CfnElement)}.Arn>:*`,
     );
     new events.Rule(this, 'DrainRule', {
       description: 'Terminate lifecycle actions of this worker fleet',
@@ -425,6 +423,24 @@ export class QueueWorkerFleet extends Construct {
       targets: [new targets.LambdaFunction(hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(1) })],
     });
     return hook.function;
+  }
+
+  /** The two wildcards every policy here carries, each acknowledged as the finding cdk-nag prints. */
+  private acknowledgeGroupWildcards(policy: IConstruct, groupArn: string): void {
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'DescribeAutoScalingInstances supports no resource-level permissions (read-only).', 'Resource::*');
+    const stack = Stack.of(this);
+    const asgId = stack.getLogicalId(this.autoScalingGroup.node.defaultChild as CfnElement);
+    const rendered = groupArn
+      .replace(stack.partition, nagToken(stack.partition, '<AWS::Partition>'))
+      .replace(stack.region, nagToken(stack.region, '<AWS::Region>'))
+      .replace(stack.account, nagToken(stack.account, '<AWS::AccountId>'))
+      .replace(this.autoScalingGroup.autoScalingGroupName, `<${asgId}>`);
+    acknowledgeNag(
+      policy,
+      'AwsSolutions-IAM5',
+      'The wildcard stands for the random id inside Auto Scaling group ARNs; the group name pins the statement to this fleet\'s group.',
+      `Resource::${rendered}`,
+    );
   }
 
   private validate(
@@ -521,6 +537,11 @@ export class QueueWorkerFleet extends Construct {
     }
     check.throwIfAny();
   }
+}
+
+/** How cdk-nag prints a value in a finding id: literal when known at synth time, else the pseudo parameter. */
+function nagToken(value: string, pseudo: string): string {
+  return Token.isUnresolved(value) ? pseudo : value;
 }
 
 /** A duration in (possibly fractional) seconds; `toSeconds()` throws on sub-second values. */
