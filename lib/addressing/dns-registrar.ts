@@ -11,7 +11,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator } from '../private/validation';
 import { isRecordName } from './names';
 
@@ -287,20 +287,3 @@ export class DnsRegistrar extends Construct {
   }
 }
 
-/** A value as cdk-nag prints it in a finding id: literals as they are, references as <LogicalId> or <LogicalId.Attr>. */
-function nagRender(stack: Stack, value: string): string {
-  const render = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-      if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-      if (Array.isArray(o['Fn::Join'])) {
-        const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-        return parts.map(render).join(sep);
-      }
-    }
-    return JSON.stringify(v);
-  };
-  return render(stack.resolve(value));
-}

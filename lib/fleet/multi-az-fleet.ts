@@ -16,7 +16,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { LaunchLoopGuard, LaunchLoopGuardOptions } from '../launch-loop/launch-loop-guard';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator } from '../private/validation';
 import { renderAgentHold, renderAgentStart } from './codedeploy-user-data';
 
@@ -379,17 +379,13 @@ export class MultiAzFleet extends Construct {
         loadBalancers: this.targetGroup ? [codedeploy.LoadBalancer.application(this.targetGroup)] : undefined,
       });
       // The agent downloads itself and revisions' tooling from the regional CodeDeploy bucket.
-      this.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject'],
-          resources: [`arn:${Stack.of(this).partition}:s3:::aws-codedeploy-${region}/*`],
-        }),
-      );
+      const agentBucketObjects = `arn:${Stack.of(this).partition}:s3:::aws-codedeploy-${region}/*`;
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [agentBucketObjects] }));
       acknowledgeNag(
         this.role.node.tryFindChild('DefaultPolicy') ?? this.role,
         'AwsSolutions-IAM5',
         'Read-only access to the AWS-owned regional CodeDeploy bucket, from which the agent installer and its packages are downloaded.',
-        `Resource::arn:${nagToken(Stack.of(this).partition, '<AWS::Partition>')}:s3:::aws-codedeploy-${nagToken(region, '<AWS::Region>')}/*`,
+        `Resource::${nagRender(Stack.of(this), agentBucketObjects)}`,
       );
       acknowledgeNag(
         this.deploymentGroup.role!,
@@ -653,11 +649,6 @@ function validateCapacitySources(check: PropsValidator, props: MultiAzFleetProps
   check.check(props.onDemandBaseCapacity !== undefined && !props.spot, 'onDemandBaseCapacity', props.onDemandBaseCapacity, 'only together with spot: true', 'set spot: true, or remove onDemandBaseCapacity');
   check.integerInRange('onDemandBaseCapacity', props.onDemandBaseCapacity, 0, 10_000);
   check.check(props.capacityRebalance !== undefined && !props.spot, 'capacityRebalance', props.capacityRebalance, 'only together with spot: true', 'set spot: true, or remove capacityRebalance');
-}
-
-/** How cdk-nag prints a value in a finding id: literal when known at synth time, else the pseudo parameter. */
-function nagToken(value: string, pseudo: string): string {
-  return Token.isUnresolved(value) ? pseudo : value;
 }
 
 function isIanaTimeZone(name: string): boolean {

@@ -27,7 +27,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator } from '../private/validation';
 
 /** How the primary survives the loss of its Availability Zone. */
@@ -920,24 +920,6 @@ export class ReplicatedMysql extends Construct {
 
 function databaseNameOf(site: MysqlSiteDatabase): string {
   return site.databaseName ?? site.name.replace(/-/g, '_');
-}
-
-/** How cdk-nag names a resource in a finding (`<Logical.Arn>` for tokens), so an acknowledgement names exactly one finding. */
-function nagRender(stack: Stack, value: string): string {
-  const render = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-      if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-      if (Array.isArray(o['Fn::Join'])) {
-        const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
-        return parts.map(render).join(sep);
-      }
-    }
-    return JSON.stringify(v);
-  };
-  return render(stack.resolve(value));
 }
 
 /** Acknowledges AwsSolutions-IAM5 for each wildcard resource of a role's default policy, one finding at a time. */
