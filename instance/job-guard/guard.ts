@@ -9,7 +9,9 @@
  * The exit code is the job's.
  */
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
@@ -37,6 +39,57 @@ export interface GuardDeps {
   readonly now?: () => number;
   /** Starts the job. @default child_process.spawn with inherited stdio */
   readonly spawn?: (command: string[]) => ChildProcess;
+  /**
+   * Where running job-guards register (one file each), so that with several jobs per worker the last one to finish
+   * clears protection, not the first. @default '/run/job-guard'
+   */
+  readonly stateDir?: string;
+}
+
+export const DEFAULT_STATE_DIR = '/run/job-guard';
+let sequence = 0;
+
+/** This job-guard's registration: a file named <pid>.<n> in the state directory. */
+class Registration {
+  private readonly dir: string;
+  private readonly name: string;
+  constructor(dir: string) {
+    this.dir = dir;
+    this.name = `${process.pid}.${++sequence}`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, this.name), '');
+  }
+  remove(): void {
+    rmSync(join(this.dir, this.name), { force: true });
+  }
+  /** Other job-guards whose process is alive (stale files of dead ones are removed). */
+  others(): string[] {
+    return liveRegistrations(this.dir).filter((n) => n !== this.name);
+  }
+}
+
+function liveRegistrations(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const pid = Number(name.split('.')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return true;
+    rmSync(join(dir, name), { force: true });
+    return false;
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 interface Self {
@@ -128,10 +181,13 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
   }
   if (self.lifecycleState !== 'InService') return standDown(deps, self, config, 'the instance is not InService');
 
+  // Register first, protect second: a job-guard finishing at the same moment then sees this one and keeps protection.
+  const registration = new Registration(deps.stateDir ?? DEFAULT_STATE_DIR);
   try {
     await setProtection(deps, self, true, 60_000);
   } catch (err) {
     // Fail closed: a job that cannot be protected could be killed by any scale-in.
+    registration.remove();
     deps.log.error('could not protect this instance from scale-in', { instanceId, error: err });
     const now2 = await describeSelf(deps, instanceId).catch(() => self);
     return standDown(deps, now2, config, 'scale-in protection could not be set');
@@ -141,7 +197,7 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
   // A scale-in may have chosen this instance just before protection landed.
   const checked = await describeSelf(deps, instanceId).catch(() => self);
   if (isTerminating(checked.lifecycleState)) {
-    await clearProtection(deps, self);
+    await release(deps, self, registration);
     return standDown(deps, checked, config, 'the group began terminating this instance before protection was set');
   }
 
@@ -149,11 +205,28 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
   try {
     code = await runChild(command, config, self, deps, now);
   } finally {
-    await clearProtection(deps, self);
+    await release(deps, self, registration);
   }
   const after = await describeSelf(deps, instanceId).catch(() => undefined);
   if (after?.lifecycleState === 'Terminating:Wait') await continueTermination(deps, after, config);
   return code;
+}
+
+/**
+ * Ends this job-guard's claim: clears protection unless another job on this instance still runs. If another one
+ * registered while protection was being cleared, protection is set again, so the last word is "protected".
+ */
+async function release(deps: GuardDeps, self: Self, registration: Registration): Promise<void> {
+  registration.remove();
+  if (registration.others().length > 0) {
+    deps.log.info('another job still runs on this instance: protection stays', { instanceId: self.instanceId });
+    return;
+  }
+  await clearProtection(deps, self);
+  if (registration.others().length > 0) {
+    deps.log.info('another job started meanwhile: protecting again', { instanceId: self.instanceId });
+    await setProtection(deps, self, true, 60_000).catch((err) => deps.log.error('could not protect again', { error: err }));
+  }
 }
 
 async function clearProtection(deps: GuardDeps, self: Self): Promise<void> {
@@ -176,6 +249,10 @@ export async function releaseProtection(deps: GuardDeps): Promise<number> {
   const { instanceId } = await deps.identity();
   const self = await describeSelf(deps, instanceId);
   if (!self.protectedFromScaleIn) return 0;
+  if (liveRegistrations(deps.stateDir ?? DEFAULT_STATE_DIR).length > 0) {
+    deps.log.info('a job-guard is running a job: protection stays', { instanceId });
+    return 0;
+  }
   await clearProtection(deps, self);
   return 0;
 }

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
   AutoScalingClient,
@@ -56,6 +59,7 @@ let imds: FakeImds;
 let imdsUrl: string;
 let events: string[];
 let logs: string[];
+let stateDir: string;
 
 function instance(overrides: Partial<AutoScalingInstanceDetails> = {}) {
   return {
@@ -91,6 +95,7 @@ function deps(overrides: Partial<GuardDeps> = {}): GuardDeps {
       child.on('exit', () => events.push('job ended'));
       return child;
     },
+    stateDir,
     ...overrides,
   };
 }
@@ -99,6 +104,7 @@ beforeEach(async () => {
   asg.reset();
   events = [];
   logs = [];
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'job-guard-'));
   imds = new FakeImds();
   imdsUrl = await imds.start();
   asg.on(DescribeAutoScalingInstancesCommand).resolves(instance());
@@ -108,7 +114,10 @@ beforeEach(async () => {
   });
 });
 
-afterEach(() => imds.stop());
+afterEach(async () => {
+  await imds.stop();
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
 
 describe('job-guard', () => {
   test('sets protection for its own instance before the job, clears it after, and passes exit code 0 through', async () => {
@@ -246,6 +255,24 @@ describe('job-guard', () => {
     asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', `No active Lifecycle Action found with instance ID ${ID}`));
     expect(await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps())).toBe(0);
     expect(logs).toContain('INFO no terminate lifecycle action to complete');
+  });
+
+  test('with two jobs on one worker, the first to finish keeps protection; the last one clears it', async () => {
+    const long = runGuarded(node('setTimeout(() => process.exit(0), 600)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
+    await new Promise((r) => setTimeout(r, 150));
+    const short = await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
+    expect(short).toBe(0);
+    expect(events.filter((e) => e.startsWith('protection'))).toEqual(['protection on', 'protection on']);
+    expect(logs).toContain('INFO another job still runs on this instance: protection stays');
+    expect(await long).toBe(0);
+    expect(events.filter((e) => e.startsWith('protection'))).toEqual(['protection on', 'protection on', 'protection off']);
+    expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+
+  test('a registration left by a job-guard that died does not keep protection for ever', async () => {
+    fs.writeFileSync(path.join(stateDir, '999999999.1'), ''); // no such process
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(0);
+    expect(events.at(-1)).toBe('protection off');
   });
 
   test('--release clears protection left over by a killed job-guard, and does nothing when there is none', async () => {
