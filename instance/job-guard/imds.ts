@@ -41,7 +41,8 @@ async function request(url: string, init: RequestInit, timeoutMs: number): Promi
 
 /** Reads instance id and region, retrying empty answers, errors and timeouts until the deadline. */
 export async function instanceIdentity(options: ImdsOptions = {}): Promise<InstanceIdentity> {
-  const base = options.baseUrl ?? IMDS_BASE_URL;
+  // AWS_EC2_METADATA_SERVICE_ENDPOINT: the SDKs' own override of the metadata endpoint.
+  const base = (options.baseUrl ?? process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? IMDS_BASE_URL).replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 2000;
   return retry(
     async () => {

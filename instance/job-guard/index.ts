@@ -19,7 +19,12 @@ async function main(): Promise<number> {
   const log = createLogger('job-guard', (line) => process.stderr.write(line + '\n'));
   const config = parseConfig(readFileSync(inv.configFile, 'utf8'));
   const identity = await instanceIdentity();
-  const deps = { client: new AutoScalingClient({ region: identity.region }), identity: async () => identity, log };
+  const deps = {
+    client: new AutoScalingClient({ region: identity.region }),
+    identity: async () => identity,
+    log,
+    stateDir: process.env.JOB_GUARD_STATE_DIR, // default /run/job-guard
+  };
   return inv.kind === 'release' ? releaseProtection(deps) : runGuarded(inv.command, config, deps);
 }
 
