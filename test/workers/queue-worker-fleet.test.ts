@@ -1,7 +1,11 @@
-import { Duration, Size, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Duration, Size, Stack, Validations, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { JOB_DRAIN_HOOK_NAME, QueueWorkerFleet, QueueWorkerFleetProps } from '../../lib';
-import { TEST_AMI, importedVpc, testStack } from '../helpers';
+import { TEST_AMI, importedVpc, testApp, testStack } from '../helpers';
 
 function build(extra: Partial<QueueWorkerFleetProps> = {}, withUserQueue = false) {
   const stack = testStack();
@@ -339,5 +343,55 @@ describe('QueueWorkerFleet fails at synth time when', () => {
 
   test('every problem is reported at once', () => {
     expect(() => build({ minCapacity: -1, jobsPerWorker: 0, instanceWarmup: Duration.hours(2) })).toThrow(/invalid props \(3\)/);
+  });
+});
+
+describe('QueueWorkerFleet and cdk-nag', () => {
+  function nagFindings(envAgnostic: boolean, extra: Partial<QueueWorkerFleetProps> = {}): string[] {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'workers-nag-'));
+    const app = testApp({ outdir });
+    const stack = envAgnostic ? new Stack(app, 'Agnostic') : testStack(app);
+    const topic = new sns.Topic(stack, 'Topic', { masterKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }), enforceSSL: true });
+    new QueueWorkerFleet(stack, 'Workers', { vpc: importedVpc(stack, 2), machineImage: ec2.MachineImage.genericLinux(TEST_AMI), notificationTopic: topic, ...extra });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    try {
+      app.synth();
+    } catch {
+      // findings are read from the report below
+    }
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: Array<{ violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+    };
+    fs.rmSync(outdir, { recursive: true, force: true });
+    return report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
+  }
+
+  test('is AwsSolutions-clean in a stack with a fixed env (each acknowledged finding named exactly)', () => {
+    expect(nagFindings(false).filter((f) => f.includes('/Workers/'))).toEqual([]);
+  });
+
+  test('is AwsSolutions-clean in an environment-agnostic stack (pseudo parameters in the finding ids)', () => {
+    expect(nagFindings(true).filter((f) => f.includes('/Workers/'))).toEqual([]);
+  });
+
+  test('with Spot too', () => {
+    expect(nagFindings(false, { spot: true }).filter((f) => f.includes('/Workers/'))).toEqual([]);
+  });
+
+  test('control: the same check reports an unacknowledged wildcard', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'workers-nag-'));
+    const app = testApp({ outdir });
+    const stack = testStack(app);
+    const role = new iam.Role(stack, 'Control', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    try {
+      app.synth();
+    } catch {
+      // reported below
+    }
+    const report = fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8');
+    fs.rmSync(outdir, { recursive: true, force: true });
+    expect(report).toContain('AwsSolutions-IAM5');
   });
 });
