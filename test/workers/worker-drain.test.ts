@@ -6,6 +6,7 @@ import {
   type AutoScalingInstanceDetails,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
 import { makeHandler } from '../../lambda/worker-drain';
 import { decide, parseTerminateEvent, type TerminateLifecycleAction } from '../../lambda/worker-drain/logic';
 import terminateEvent from '../fixtures/events/autoscaling-terminate-lifecycle-action.json';
@@ -72,6 +73,21 @@ describe('worker-drain logic', () => {
     expect(decide(action, { found: true, lifecycleState: 'Terminating:Proceed', protectedFromScaleIn: false }).action).toBe('ignore');
     expect(decide(action, { found: true, lifecycleState: 'Terminated', protectedFromScaleIn: true }).action).toBe('ignore');
     expect(decide({ ...action, lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }, { found: true, lifecycleState: 'Terminating:Wait', protectedFromScaleIn: false }).action).toBe('ignore');
+  });
+});
+
+describe('worker-drain never cuts a job short', () => {
+  const states = ['Pending', 'Pending:Wait', 'InService', 'Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated', 'Detaching', 'Standby'];
+  test('it lets termination continue only for a waiting worker that no job-guard protects', () => {
+    const action = parseTerminateEvent(terminateEvent);
+    fc.assert(
+      fc.property(fc.boolean(), fc.constantFrom(...states), fc.boolean(), fc.constantFrom('autoscaling:EC2_INSTANCE_TERMINATING', 'autoscaling:EC2_INSTANCE_LAUNCHING'), (found, lifecycleState, protectedFromScaleIn, lifecycleTransition) => {
+        const d = decide({ ...action, lifecycleTransition }, found ? { found, lifecycleState, protectedFromScaleIn } : { found: false });
+        const expectContinue = found && lifecycleState === 'Terminating:Wait' && !protectedFromScaleIn && lifecycleTransition === 'autoscaling:EC2_INSTANCE_TERMINATING';
+        expect(d.action === 'continue').toBe(expectContinue);
+        if (found && protectedFromScaleIn) expect(d.action).not.toBe('continue');
+      }),
+    );
   });
 });
 
