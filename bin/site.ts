@@ -157,8 +157,17 @@ export class WorkersStack extends Stack {
       jobTimeout: Duration.minutes(30),
       notificationTopic: topic,
     });
-    // One job at a time: receive a message, run it under job-guard (protected from scale-in), delete it on success.
+    // One job at a time: job-guard receives a message (unprotected), runs the job for it protected from scale-in
+    // (body on stdin), deletes the message on success. Exit 75: the instance is leaving, the message was handed back.
     this.workers.addUserData(
+      "cat > /usr/local/bin/queue-worker-loop <<'LOOP_EOF'",
+      '#!/bin/sh',
+      'while true; do',
+      '  /usr/local/bin/job-guard --queue-url "$QUEUE_URL" -- /opt/app/process-one-job',
+      '  [ $? -eq 75 ] && sleep 10',
+      'done',
+      'LOOP_EOF',
+      'chmod 755 /usr/local/bin/queue-worker-loop',
       "cat > /etc/systemd/system/queue-worker.service <<'UNIT_EOF'",
       '[Unit]',
       'Description=Queue worker (one job at a time under job-guard)',
@@ -166,7 +175,7 @@ export class WorkersStack extends Stack {
       '[Service]',
       'EnvironmentFile=/etc/queue-worker.env',
       'ExecStartPre=/usr/local/bin/job-guard --release',
-      "ExecStart=/bin/sh -c 'while true; do /usr/local/bin/job-guard -- /opt/app/process-one-job; [ $? -eq 75 ] && sleep 10; done'",
+      'ExecStart=/usr/local/bin/queue-worker-loop',
       'Restart=always',
       '[Install]',
       'WantedBy=multi-user.target',

@@ -1,35 +1,43 @@
 /** Command line of job-guard. Pure. */
 
-export const USAGE = `usage: job-guard [--config <file>] -- <command> [args...]
+export const USAGE = `usage: job-guard [--config <file>] [--queue-url <url>] -- <command> [args...]
        job-guard [--config <file>] --release
 
 Runs one job with this instance protected from scale-in, then clears the protection (also when the job fails)
 and exits with the job's exit code (128 + signal number when the job was killed by a signal).
 If the instance is already terminating, the job is not started and job-guard exits ${75} (EX_TEMPFAIL): leave the
-message in the queue for another worker. --release clears protection left over by a job-guard that was killed.`;
+message in the queue for another worker. --release clears protection left over by a job-guard that was killed.
+With --queue-url, job-guard first receives one message (unprotected, long poll), then runs the command for it with
+the body on stdin (JOB_MESSAGE_ID, JOB_RECEIPT_HANDLE in the environment); exit 0 deletes the message; an empty
+queue exits 0 without running the command.`;
 
 export const DEFAULT_CONFIG_FILE = '/etc/job-guard.json';
 
 export type Invocation =
-  | { readonly kind: 'run'; readonly configFile: string; readonly command: string[] }
+  | { readonly kind: 'run'; readonly configFile: string; readonly command: string[]; readonly queueUrl?: string }
   | { readonly kind: 'release'; readonly configFile: string }
   | { readonly kind: 'usage'; readonly error?: string };
 
 export function parseArgs(argv: readonly string[]): Invocation {
   let configFile = DEFAULT_CONFIG_FILE;
   let release = false;
+  let queueUrl: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
       const command = argv.slice(i + 1);
       if (release) return { kind: 'usage', error: '--release takes no command' };
       if (command.length === 0) return { kind: 'usage', error: 'no command after --' };
-      return { kind: 'run', configFile, command: [...command] };
+      return queueUrl === undefined ? { kind: 'run', configFile, command: [...command] } : { kind: 'run', configFile, command: [...command], queueUrl };
     }
     if (a === '--config') {
       const v = argv[++i];
       if (!v) return { kind: 'usage', error: '--config needs a file' };
       configFile = v;
+    } else if (a === '--queue-url') {
+      const v = argv[++i];
+      if (!v || !/^https:\/\/\S+$/.test(v)) return { kind: 'usage', error: '--queue-url needs the queue\'s https URL' };
+      queueUrl = v;
     } else if (a === '--release') {
       release = true;
     } else if (a === '-h' || a === '--help') {

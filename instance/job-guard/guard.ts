@@ -37,8 +37,8 @@ export interface GuardDeps {
   /** Retry options for Auto Scaling calls (tests inject a fast sleep). */
   readonly retry?: Partial<Omit<RetryOptions, 'retryable'>>;
   readonly now?: () => number;
-  /** Starts the job. @default child_process.spawn with inherited stdio */
-  readonly spawn?: (command: string[]) => ChildProcess;
+  /** Starts the job. @default child_process.spawn; stdio inherited, or stdin piped when the job has input */
+  readonly spawn?: (command: string[], job: JobInput) => ChildProcess;
   /**
    * Where running job-guards register (one file each), so that with several jobs per worker the last one to finish
    * clears protection, not the first. @default '/run/job-guard'
@@ -47,6 +47,30 @@ export interface GuardDeps {
 }
 
 export const DEFAULT_STATE_DIR = '/run/job-guard';
+
+/** What the job gets besides its command line: a message body on stdin and variables (with --queue-url). */
+export interface JobInput {
+  readonly stdin?: string;
+  readonly env?: Record<string, string>;
+}
+
+/** How a guarded run ended: the exit code, and whether the job was started at all. */
+export interface GuardedRun {
+  readonly code: number;
+  readonly started: boolean;
+}
+
+export function defaultSpawn(command: string[], job: JobInput): ChildProcess {
+  const child = nodeSpawn(command[0], command.slice(1), {
+    stdio: [job.stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'],
+    env: { ...process.env, ...job.env },
+  });
+  if (job.stdin !== undefined) {
+    child.stdin?.on('error', () => {}); // a job that does not read its input is not an error
+    child.stdin?.end(job.stdin);
+  }
+  return child;
+}
 let sequence = 0;
 
 /** This job-guard's registration: a file named <pid>.<n> in the state directory. */
@@ -170,6 +194,12 @@ async function standDown(deps: GuardDeps, self: Self, config: GuardConfig, reaso
 
 /** Runs `command` protected from scale-in and returns its exit code (or EX_TEMPFAIL when it was not started). */
 export async function runGuarded(command: string[], config: GuardConfig, deps: GuardDeps): Promise<number> {
+  return (await guardedRun(command, config, deps, {})).code;
+}
+
+/** runGuarded, telling also whether the job started (a stand-down returns EX_TEMPFAIL without starting it). */
+export async function guardedRun(command: string[], config: GuardConfig, deps: GuardDeps, job: JobInput): Promise<GuardedRun> {
+  const notStarted = (code: number): GuardedRun => ({ code, started: false });
   const now = deps.now ?? Date.now;
   const { instanceId } = await deps.identity();
   let self: Self;
@@ -177,9 +207,9 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
     self = await describeSelf(deps, instanceId);
   } catch (err) {
     deps.log.error('cannot find this instance in its Auto Scaling group', { instanceId, error: err });
-    return EX_TEMPFAIL;
+    return notStarted(EX_TEMPFAIL);
   }
-  if (self.lifecycleState !== 'InService') return standDown(deps, self, config, 'the instance is not InService');
+  if (self.lifecycleState !== 'InService') return notStarted(await standDown(deps, self, config, 'the instance is not InService'));
 
   // Register first, protect second: a job-guard finishing at the same moment then sees this one and keeps protection.
   const registration = new Registration(deps.stateDir ?? DEFAULT_STATE_DIR);
@@ -190,7 +220,7 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
     registration.remove();
     deps.log.error('could not protect this instance from scale-in', { instanceId, error: err });
     const now2 = await describeSelf(deps, instanceId).catch(() => self);
-    return standDown(deps, now2, config, 'scale-in protection could not be set');
+    return notStarted(await standDown(deps, now2, config, 'scale-in protection could not be set'));
   }
   deps.log.info('protected from scale-in', { instanceId, groupName: self.groupName });
 
@@ -198,18 +228,18 @@ export async function runGuarded(command: string[], config: GuardConfig, deps: G
   const checked = await describeSelf(deps, instanceId).catch(() => self);
   if (isTerminating(checked.lifecycleState)) {
     await release(deps, self, registration);
-    return standDown(deps, checked, config, 'the group began terminating this instance before protection was set');
+    return notStarted(await standDown(deps, checked, config, 'the group began terminating this instance before protection was set'));
   }
 
   let code: number;
   try {
-    code = await runChild(command, config, self, deps, now);
+    code = await runChild(command, job, config, self, deps, now);
   } finally {
     await release(deps, self, registration);
   }
   const after = await describeSelf(deps, instanceId).catch(() => undefined);
   if (after?.lifecycleState === 'Terminating:Wait') await continueTermination(deps, after, config);
-  return code;
+  return { code, started: true };
 }
 
 /**
@@ -257,11 +287,11 @@ export async function releaseProtection(deps: GuardDeps): Promise<number> {
   return 0;
 }
 
-function runChild(command: string[], config: GuardConfig, self: Self, deps: GuardDeps, now: () => number): Promise<number> {
-  const spawn = deps.spawn ?? ((cmd: string[]) => nodeSpawn(cmd[0], cmd.slice(1), { stdio: 'inherit' }));
+function runChild(command: string[], job: JobInput, config: GuardConfig, self: Self, deps: GuardDeps, now: () => number): Promise<number> {
+  const spawn = deps.spawn ?? defaultSpawn;
   return new Promise<number>((resolve) => {
     let done = false;
-    const child = spawn(command);
+    const child = spawn(command, job);
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
     const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);

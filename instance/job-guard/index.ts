@@ -1,13 +1,16 @@
 /**
  * job-guard command line (bundled to assets/instance/job-guard/index.mjs and installed as /usr/local/bin/job-guard).
- * Example worker loop: `while true; do job-guard -- ./process-one-job; done`.
+ * Example worker loop: `while true; do job-guard --queue-url "$QUEUE_URL" -- ./process-one-job; done` (the job reads the
+ * message body on stdin), or `job-guard -- ./process-one-job` around a job that receives its own message.
  */
 import { readFileSync } from 'node:fs';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../lambda/shared/log';
 import { USAGE, parseArgs, parseConfig } from './args';
 import { EX_TEMPFAIL, releaseProtection, runGuarded } from './guard';
 import { instanceIdentity } from './imds';
+import { receiveAndRun } from './queue';
 
 async function main(): Promise<number> {
   const inv = parseArgs(process.argv.slice(2));
@@ -25,7 +28,9 @@ async function main(): Promise<number> {
     log,
     stateDir: process.env.JOB_GUARD_STATE_DIR, // default /run/job-guard
   };
-  return inv.kind === 'release' ? releaseProtection(deps) : runGuarded(inv.command, config, deps);
+  if (inv.kind === 'release') return releaseProtection(deps);
+  if (inv.queueUrl) return receiveAndRun(inv.queueUrl, inv.command, config, { ...deps, sqs: new SQSClient({ region: identity.region }) });
+  return runGuarded(inv.command, config, deps);
 }
 
 main().then(

@@ -149,7 +149,8 @@ const DEFAULT_TYPES = ['m7i.large', 'm6i.large', 'm6a.large', 'm5.large'];
  * - scale from zero: a step policy sets an exact capacity (about one worker per target backlog) when messages wait
  *   and no worker is in service; exact capacity is idempotent while the first workers boot;
  * - scale to zero: a step policy sets capacity 0 when nothing is visible or in flight for `scaleToZeroAfter`.
- * - `job-guard -- <command>` on the worker protects it from scale-in while a job runs; a terminate lifecycle hook
+ * - `job-guard --queue-url <url> -- <command>` on the worker receives a message, then protects the worker from scale-in
+ *   while the job for it runs; a terminate lifecycle hook
  *   holds any other termination until the job ends (job-guard records heartbeats and completes the action) or
  *   `jobTimeout` passes; the worker-drain Lambda lets idle workers go at once.
  * - Capacity from several instance types (optionally Spot with capacity rebalancing) in every AZ.
@@ -341,7 +342,8 @@ export class QueueWorkerFleet extends Construct {
 
   /**
    * Adds shell commands to the workers' user data, after job-guard is installed: typically a systemd service that
-   * runs `while true; do job-guard -- /opt/app/process-one-job; done` (the queue URL is in /etc/queue-worker.env).
+   * runs `while true; do job-guard --queue-url "$QUEUE_URL" -- /opt/app/process-one-job; done` (the queue URL is in
+   * /etc/queue-worker.env; job-guard receives the message unprotected, then runs the job for it protected).
    */
   public addUserData(...commands: string[]): void {
     this.fleet.addUserData(...commands);
