@@ -4,5 +4,7 @@ export * from './addressing/address-stack';
 export * from './addressing/address-references';
 export * from './addressing/dns-registrar';
 export * from './launch-loop/launch-loop-guard';
+export * from './failover-pair/haproxy-failover-pair';
+export * from './failover-pair/clients';
 export * from './mysql/replicated-mysql';
 export * from './workers/queue-worker-fleet';

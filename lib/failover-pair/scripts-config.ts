@@ -92,3 +92,59 @@ pid="$(cat ${shellQuote(`${o.paths.runDir}/haproxy.pid`)} 2>/dev/null)" || exit 
 [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 `;
 }
+
+export interface SystemdUnitsOptions {
+  readonly configDir: string;
+  /** Directory of the agent bundle (index.mjs). */
+  readonly agentDir: string;
+  /** File descriptors HAProxy may open (about 2 x maxconn + bound ports + slack). */
+  readonly haproxyFileLimit: number;
+}
+
+/** The three services of a node: HAProxy under its supervisor, keepalived, the agent's sync loop. */
+export function renderSystemdUnits(o: SystemdUnitsOptions): Record<string, string> {
+  return {
+    'rfha-haproxy.service': `[Unit]
+Description=HAProxy under the resilient-fleet supervisor (writes keepalived's track file)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/bin/bash ${o.configDir}/haproxy-supervisor.sh
+ExecReload=/bin/sh -c 'kill -USR2 "$(cat /run/rfha/haproxy.pid)"'
+LimitNOFILE=${o.haproxyFileLimit}
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+`,
+    'rfha-keepalived.service': `[Unit]
+Description=keepalived (unicast VRRP) for the resilient-fleet HAProxy pair
+After=rfha-haproxy.service network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/usr/sbin/keepalived -n -l -D -f ${o.configDir}/keepalived.conf
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+`,
+    'rfha-agent.service': `[Unit]
+Description=resilient-fleet HAProxy pair agent (peer, app servers, address)
+After=rfha-haproxy.service rfha-keepalived.service
+
+[Service]
+EnvironmentFile=${o.configDir}/node.env
+ExecStart=/usr/bin/node ${o.agentDir}/index.mjs sync
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+`,
+  };
+}

@@ -1,0 +1,443 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  Annotations,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Tags,
+  Token,
+  aws_autoscaling as autoscaling,
+  aws_ec2 as ec2,
+  aws_iam as iam,
+  aws_s3_assets as s3assets,
+  aws_sns as sns,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { bundleDir } from '../private/assets';
+import { acknowledgeNag } from '../private/nag';
+import { PropsValidator } from '../private/validation';
+import { HaproxyClient, clientProblems, loadClientsFile, portRanges } from './clients';
+import { renderHaproxyConfig } from './haproxy-config';
+import { DEFAULT_PRIORITIES, renderKeepalivedConfig } from './keepalived-config';
+import { renderCheckScript, renderNotifyScript, renderSupervisorScript, renderSystemdUnits } from './scripts-config';
+
+/** Props of `HaproxyFailoverPair`. */
+export interface HaproxyFailoverPairProps {
+  /** The VPC of the pair (and of the app fleet behind it). */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Subnets of the two nodes: the pair uses the first two Availability Zones of the selection, one node in each.
+   * Public subnets, so that the Elastic IP can be associated with a node.
+   * @default - the public subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The app instances behind the pair: a MultiAzFleet's `autoScalingGroup` or any Auto Scaling group. Its
+   * InService instances are found at run time (nothing typed by hand); a terminating instance is drained
+   * first (see `drainTime`). When the group is `IConnectable`, its security group admits the pair on the
+   * backend ports and `backendCheckPort`.
+   */
+  readonly backendGroup: autoscaling.IAutoScalingGroup;
+
+  /**
+   * The clients, as data: `{ name, port }` each, with optional `backendPort` and `allowFrom`. Conflicts with
+   * `clientsFile`; exactly one of the two is required.
+   * @default - none: `clientsFile` is used
+   */
+  readonly clients?: HaproxyClient[];
+
+  /**
+   * Path of a JSON file holding the clients (an array, or `{ "clients": [...] }`), read at synth time.
+   * Conflicts with `clients`.
+   * @default - none: `clients` is used
+   */
+  readonly clientsFile?: string;
+
+  /** Lowest port a client may use. @default 1024 */
+  readonly minClientPort?: number;
+
+  /** Highest port a client may use. @default 65535 */
+  readonly maxClientPort?: number;
+
+  /**
+   * The Elastic IP that public clients connect to, by allocation id (for example from an `AddressStack`, so
+   * that the address outlives this stack). The master associates it with itself on every failover.
+   * @default - a new Elastic IP, retained when the stack is deleted
+   */
+  readonly elasticIpAllocationId?: string;
+
+  /**
+   * A private virtual IPv4 address for clients that arrive over VPN, outside the VPC's range. The master
+   * routes it to itself in the route tables of `vpnRouteSubnets` (ReplaceRoute) on every failover.
+   * @default - no VPN virtual address
+   */
+  readonly vpnVirtualIp?: string;
+
+  /**
+   * Subnets whose route tables carry the route of `vpnVirtualIp`. Needs `vpnVirtualIp`.
+   * @default - every subnet of the VPC
+   */
+  readonly vpnRouteSubnets?: ec2.SubnetSelection;
+
+  /** Who may connect to the client ports. @default ec2.Peer.anyIpv4() */
+  readonly clientPeer?: ec2.IPeer;
+
+  /**
+   * VRRP advert interval (VRRPv3: a multiple of 10 ms). The backup declares the master dead after about
+   * three intervals. Below 50 ms, a saturated CPU causes false failovers (a warning says so).
+   * @default Duration.millis(50)
+   */
+  readonly advertInterval?: Duration;
+
+  /**
+   * How long a recovered preferred node waits before it takes the address back (keepalived `preempt_delay`),
+   * so that a flapping HAProxy does not move the address back and forth. Whole seconds, 0 to 1000.
+   * @default Duration.seconds(10)
+   */
+  readonly failbackDelay?: Duration;
+
+  /** VRRP virtual router id, 1 to 255 (unicast: it only has to differ from other pairs that share the nodes' subnets). @default 51 */
+  readonly virtualRouterId?: number;
+
+  /** Port of HAProxy's stats page, bound on 127.0.0.1 on each node; no client may use it. @default 8404 */
+  readonly statsPort?: number;
+
+  /** Port on the app instances that HAProxy health-checks (TCP). @default 80 */
+  readonly backendCheckPort?: number;
+
+  /** Server slots in HAProxy's app backend: the most app instances that can take traffic at once. @default 64 */
+  readonly maxBackendServers?: number;
+
+  /** HAProxy's global maxconn: concurrent client connections per node. @default 50000 */
+  readonly maxConnections?: number;
+
+  /**
+   * How long a terminating app instance is held (a termination lifecycle hook on `backendGroup`) while HAProxy
+   * drains it. 30 seconds to 2 hours.
+   * @default Duration.seconds(60)
+   */
+  readonly drainTime?: Duration;
+
+  /** @default ec2.InstanceType.of(ec2.InstanceClass.C7I, ec2.InstanceSize.LARGE) */
+  readonly instanceType?: ec2.InstanceType;
+
+  /** An Amazon Linux 2023 image (the user data uses dnf and systemd). @default ec2.MachineImage.latestAmazonLinux2023() */
+  readonly machineImage?: ec2.IMachineImage;
+
+  /** SNS topic told of every launch, termination and failure of the two node groups. @default - no notifications */
+  readonly notificationTopic?: sns.ITopic;
+}
+
+/** Tag on both nodes by which each finds the other (and IAM scopes what they may do). */
+export const PAIR_TAG_KEY = 'resilient-fleet:failover-pair';
+
+const CONFIG_DIR = '/etc/rfha';
+const RUN_DIR = '/run/rfha';
+const AGENT_DIR = '/opt/rfha/agent';
+const MAX_SG_RANGES = 40;
+
+/**
+ * Two HAProxy nodes in two Availability Zones with keepalived (unicast VRRP) between them, in front of an
+ * app fleet, routing a port per client. Each node is a single-instance Auto Scaling group, so a lost node
+ * is replaced and rejoins as backup with no human step. Roles are settled by the stack (priorities 254 and
+ * 253, both starting as BACKUP), peers at boot (each finds the other by tag); no address is typed anywhere.
+ * On becoming master a node moves the Elastic IP (AssociateAddress with reassociation) and, optionally, the
+ * route of a VPN virtual address to itself.
+ */
+export class HaproxyFailoverPair extends Construct {
+  /** The two node groups (preferred node first). */
+  public readonly nodes: autoscaling.AutoScalingGroup[];
+  /** The nodes' security group. */
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** For `connections.allowFrom(...)`. */
+  public readonly connections: ec2.Connections;
+  /** The nodes' role. */
+  public readonly role: iam.Role;
+  /** The allocation id of the Elastic IP clients connect to. */
+  public readonly elasticIpAllocationId: string;
+  /** The Elastic IP's address, when this construct created it. */
+  public readonly publicIp?: string;
+  /** The client list in force (from `clients` or `clientsFile`), sorted by port. */
+  public readonly clients: readonly HaproxyClient[];
+  /** The Availability Zones of the two nodes. */
+  public readonly availabilityZones: string[];
+
+  constructor(scope: Construct, id: string, props: HaproxyFailoverPairProps) {
+    super(scope, id);
+    const statsPort = props.statsPort ?? 8404;
+    const minClientPort = props.minClientPort ?? 1024;
+    const maxClientPort = props.maxClientPort ?? 65535;
+    const backendCheckPort = props.backendCheckPort ?? 80;
+    const advertMs = (props.advertInterval ?? Duration.millis(50)).toMilliseconds();
+    const failbackS = (props.failbackDelay ?? Duration.seconds(10)).toSeconds({ integral: false });
+    const virtualRouterId = props.virtualRouterId ?? 51;
+    const maxBackendServers = props.maxBackendServers ?? 64;
+    const maxConnections = props.maxConnections ?? 50000;
+    const drainS = (props.drainTime ?? Duration.seconds(60)).toSeconds({ integral: false });
+
+    const subnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PUBLIC };
+    const selected = props.vpc.selectSubnets(subnetSelection);
+    const byAz = new Map<string, ec2.ISubnet>();
+    for (const s of selected.subnets) if (!byAz.has(s.availabilityZone)) byAz.set(s.availabilityZone, s);
+    const azs = [...byAz.keys()].sort().slice(0, 2);
+    this.availabilityZones = azs;
+
+    // ---- validation: every problem at once ----
+    const check = new PropsValidator('HaproxyFailoverPair');
+    check.check(props.clients !== undefined && props.clientsFile !== undefined, 'clientsFile', props.clientsFile, 'either clients or clientsFile, not both', 'remove one of the two');
+    check.check(props.clients === undefined && props.clientsFile === undefined, 'clients', undefined, 'a client list (clients) or a JSON file (clientsFile)', 'list the clients as { name, port } objects');
+    let clients: HaproxyClient[] = props.clients ?? [];
+    if (props.clientsFile !== undefined && props.clients === undefined) {
+      try {
+        clients = loadClientsFile(props.clientsFile);
+      } catch (e) {
+        check.add((e as Error).message);
+      }
+    }
+    check.integerInRange('minClientPort', props.minClientPort, 1, 65535);
+    check.integerInRange('maxClientPort', props.maxClientPort, 1, 65535);
+    check.check(minClientPort > maxClientPort, 'minClientPort', minClientPort, `at most maxClientPort (${maxClientPort})`, 'swap or correct the two values');
+    check.integerInRange('statsPort', props.statsPort, 1, 65535);
+    check.integerInRange('backendCheckPort', props.backendCheckPort, 1, 65535);
+    check.integerInRange('virtualRouterId', props.virtualRouterId, 1, 255);
+    check.integerInRange('maxBackendServers', props.maxBackendServers, 1, 1000);
+    check.integerInRange('maxConnections', props.maxConnections, 100, 1_000_000);
+    if (props.clients !== undefined || props.clientsFile !== undefined) {
+      for (const p of clientProblems(clients, { minPort: minClientPort, maxPort: maxClientPort, reserved: [{ prop: 'statsPort', port: statsPort }] }, props.clientsFile && !props.clients ? `clientsFile ${JSON.stringify(props.clientsFile)}` : 'clients')) {
+        check.add(p);
+      }
+    }
+    if (!Token.isUnresolved(advertMs)) {
+      check.check(advertMs < 10 || advertMs > 40950 || advertMs % 10 !== 0, 'advertInterval', `${advertMs} ms`, 'a multiple of 10 ms from 10 ms to 40.95 s (VRRPv3 centiseconds)', 'use for example Duration.millis(50)');
+    }
+    if (!Token.isUnresolved(failbackS)) {
+      check.check(!Number.isInteger(failbackS) || failbackS < 0 || failbackS > 1000, 'failbackDelay', `${failbackS} seconds`, 'whole seconds from 0 to 1000', 'use for example Duration.seconds(10)');
+    }
+    if (!Token.isUnresolved(drainS)) {
+      check.check(!Number.isInteger(drainS) || drainS < 30 || drainS > 7200, 'drainTime', `${drainS} seconds`, 'whole seconds from 30 to 7200 (a lifecycle hook heartbeat)', 'use for example Duration.seconds(60)');
+    }
+    if (props.elasticIpAllocationId !== undefined && !Token.isUnresolved(props.elasticIpAllocationId)) {
+      check.check(!/^eipalloc-[0-9a-f]{8,17}$/.test(props.elasticIpAllocationId), 'elasticIpAllocationId', props.elasticIpAllocationId, 'an allocation id such as "eipalloc-0123456789abcdef0"', 'pass the AllocationId of the Elastic IP (not its address)');
+    }
+    if (props.vpnVirtualIp !== undefined && !Token.isUnresolved(props.vpnVirtualIp)) {
+      const vip = props.vpnVirtualIp;
+      const valid = isIpv4(vip);
+      check.check(!valid, 'vpnVirtualIp', vip, 'an IPv4 address such as "172.31.255.10"', 'give one address, without a prefix length');
+      const cidr = props.vpc.vpcCidrBlock;
+      if (valid && !Token.isUnresolved(cidr)) {
+        check.check(inCidr(vip, cidr), 'vpnVirtualIp', vip, `an address outside the VPC's range (${cidr}): the VPC routes its own range locally and would never use the route`, 'choose an address outside the VPC range, for example in 172.31.255.0/24 when the VPC is 10.0.0.0/16');
+      }
+    }
+    check.check(props.vpnRouteSubnets !== undefined && props.vpnVirtualIp === undefined, 'vpnRouteSubnets', 'a subnet selection', 'only together with vpnVirtualIp', 'set vpnVirtualIp, or remove vpnRouteSubnets');
+    const allAzsKnown = [...byAz.keys()].every((az) => !Token.isUnresolved(az));
+    check.check(allAzsKnown && azs.length < 2, 'vpcSubnets', azs, 'subnets in at least 2 Availability Zones (one node in each)', 'select public subnets in two Availability Zones');
+    check.throwIfAny();
+
+    if (!Token.isUnresolved(advertMs) && advertMs < 50) {
+      Annotations.of(this).addWarningV2(
+        'resilient-fleet:advertIntervalBelow50ms',
+        `HaproxyFailoverPair: advertInterval is ${advertMs} ms. Below 50 ms a saturated CPU delays adverts enough to cause false failovers (measured at 10 ms). Use 50 ms or more, or acknowledge this warning.`,
+      );
+    }
+
+    this.clients = [...clients].sort((a, b) => a.port - b.port);
+    const stack = Stack.of(this);
+    const pairId = Names.uniqueId(this);
+
+    // ---- network ----
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'HaproxyFailoverPair nodes: client ports in, VRRP only between the two nodes',
+      allowAllOutbound: true,
+    });
+    this.connections = this.securityGroup.connections;
+    const clientPeer = props.clientPeer ?? ec2.Peer.anyIpv4();
+    for (const [from, to] of sgRanges(this.clients.map((c) => c.port))) {
+      this.securityGroup.addIngressRule(clientPeer, from === to ? ec2.Port.tcp(from) : ec2.Port.tcpRange(from, to), `client ports ${from}-${to}`);
+    }
+    this.securityGroup.addIngressRule(this.securityGroup, new ec2.Port({ protocol: ec2.Protocol.VRRP, stringRepresentation: 'VRRP' }), 'VRRP (IP protocol 112) between the two nodes only');
+    if (props.clientPeer === undefined) {
+      acknowledgeNag(this.securityGroup, 'AwsSolutions-EC23', 'A public TCP edge: clients connect from the internet to their own ports only; HAProxy refuses any port that is not a client\'s, and allowFrom restricts sources per client.');
+    }
+    const backendConnections = (props.backendGroup as unknown as Partial<ec2.IConnectable>).connections;
+    if (backendConnections) {
+      for (const [from, to] of sgRanges([...this.clients.map((c) => c.backendPort ?? c.port), backendCheckPort])) {
+        backendConnections.allowFrom(this.securityGroup, from === to ? ec2.Port.tcp(from) : ec2.Port.tcpRange(from, to), `HaproxyFailoverPair ${pairId}: client streams and health checks`);
+      }
+    }
+
+    // ---- addresses ----
+    if (props.elasticIpAllocationId) {
+      this.elasticIpAllocationId = props.elasticIpAllocationId;
+    } else {
+      const eip = new ec2.CfnEIP(this, 'ElasticIp', { domain: 'vpc', tags: [{ key: 'Name', value: `${pairId} clients` }] });
+      eip.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      this.elasticIpAllocationId = eip.attrAllocationId;
+      this.publicIp = eip.attrPublicIp;
+    }
+    const routeTableIds = props.vpnVirtualIp
+      ? [...new Set(props.vpc.selectSubnets(props.vpnRouteSubnets ?? { subnets: [...props.vpc.publicSubnets, ...props.vpc.privateSubnets, ...props.vpc.isolatedSubnets] }).subnets.map((s) => s.routeTable.routeTableId))]
+      : [];
+
+    // ---- permissions: only this pair's address, route tables and tagged instances ----
+    this.role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'HaproxyFailoverPair nodes: find the peer and the app instances, move the clients\' address',
+    });
+    this.role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
+    acknowledgeNag(this.role, 'AwsSolutions-IAM4', 'AmazonSSMManagedInstanceCore is the AWS-maintained policy for Session Manager, which replaces SSH keys and port 22.', 'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore');
+    const arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
+    const tagCondition = { StringEquals: { [`aws:ResourceTag/${PAIR_TAG_KEY}`]: pairId } };
+    const policy = new iam.Policy(this, 'InstancePolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'DescribeHasNoResourceScope',
+          actions: ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances', 'ec2:DescribeAddresses', 'ec2:DescribeRouteTables'],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: 'MoveThisPairsElasticIp',
+          actions: ['ec2:AssociateAddress'],
+          resources: [stack.formatArn({ service: 'ec2', resource: 'elastic-ip', resourceName: this.elasticIpAllocationId }), arn('network-interface')],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ToThisPairsNodes',
+          actions: ['ec2:AssociateAddress', ...(props.vpnVirtualIp ? ['ec2:ModifyInstanceAttribute'] : [])],
+          resources: [arn('instance')],
+          conditions: tagCondition,
+        }),
+        ...(routeTableIds.length > 0
+          ? [
+              new iam.PolicyStatement({
+                sid: 'RouteTheVpnVirtualIp',
+                actions: ['ec2:ReplaceRoute', 'ec2:CreateRoute'],
+                resources: routeTableIds.map((rt) => stack.formatArn({ service: 'ec2', resource: 'route-table', resourceName: rt })),
+              }),
+            ]
+          : []),
+      ],
+    });
+    policy.attachToRole(this.role);
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'Describe calls of EC2 and Auto Scaling support no resource-level permissions; AssociateAddress is limited to this pair\'s Elastic IP and to instances tagged as this pair (the network interface is implied by the instance).');
+
+    // ---- files: rendered here, shipped as an asset ----
+    const paths = { configDir: CONFIG_DIR, runDir: RUN_DIR };
+    const files: Record<string, string> = {
+      ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, hardStopAfterSeconds: 3600 }),
+      'keepalived.conf': renderKeepalivedConfig({ paths, virtualRouterId, advertIntervalMs: advertMs, preemptDelaySeconds: failbackS }),
+      'notify.sh': renderNotifyScript({ paths, moveCommand: `set -a; . ${CONFIG_DIR}/node.env; set +a; exec /usr/bin/node ${AGENT_DIR}/index.mjs move` }),
+      'check-haproxy.sh': renderCheckScript({ paths }),
+      'haproxy-supervisor.sh': renderSupervisorScript({ paths, configFiles: [`${CONFIG_DIR}/haproxy.cfg`, `${CONFIG_DIR}/app-backend.cfg`], readinessPort: statsPort, restartDelaySeconds: 2 }),
+      ...renderSystemdUnits({ configDir: CONFIG_DIR, agentDir: AGENT_DIR, haproxyFileLimit: 2 * maxConnections + this.clients.length + 1024 }),
+    };
+    // Written once per distinct content (the asset hash covers the content, not this directory's name).
+    const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(files).sort())).digest('hex').slice(0, 20);
+    const configDir = path.join(os.tmpdir(), `rfha-config-${digest}`);
+    fs.mkdirSync(configDir, { recursive: true });
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(configDir, name), text);
+    const configAsset = new s3assets.Asset(this, 'Config', { path: configDir });
+    const agentAsset = new s3assets.Asset(this, 'Agent', { path: bundleDir('instance', 'failover-pair-agent') });
+    configAsset.grantRead(this.role);
+    agentAsset.grantRead(this.role);
+
+    // ---- the two nodes ----
+    const backendGroupName = props.backendGroup.autoScalingGroupName;
+    this.nodes = azs.map((az, i) => {
+      const userData = ec2.UserData.forLinux();
+      const configZip = userData.addS3DownloadCommand({ bucket: configAsset.bucket, bucketKey: configAsset.s3ObjectKey, localFile: '/tmp/rfha-config.zip' });
+      const agentZip = userData.addS3DownloadCommand({ bucket: agentAsset.bucket, bucketKey: agentAsset.s3ObjectKey, localFile: '/tmp/rfha-agent.zip' });
+      const env = [
+        `RFHA_CONFIG_DIR=${CONFIG_DIR}`,
+        `RFHA_RUN_DIR=${RUN_DIR}`,
+        `RFHA_PRIORITY=${DEFAULT_PRIORITIES[i]}`,
+        `RFHA_PAIR_TAG_KEY=${PAIR_TAG_KEY}`,
+        `RFHA_PAIR_TAG_VALUE=${pairId}`,
+        `RFHA_BACKEND_GROUP=${backendGroupName}`,
+        `RFHA_ALLOCATION_ID=${this.elasticIpAllocationId}`,
+        ...(props.vpnVirtualIp ? [`RFHA_VPN_CIDR=${props.vpnVirtualIp}/32`, `RFHA_ROUTE_TABLES=${routeTableIds.join(',')}`] : []),
+        'RFHA_SYNC_SECONDS=10',
+      ];
+      userData.addCommands(
+        'set -euo pipefail',
+        'dnf install -y haproxy keepalived nodejs unzip',
+        `mkdir -p ${CONFIG_DIR} ${AGENT_DIR} ${RUN_DIR}`,
+        `unzip -o ${configZip} -d ${CONFIG_DIR}`,
+        `unzip -o ${agentZip} -d ${AGENT_DIR}`,
+        `chmod 755 ${CONFIG_DIR}/*.sh`,
+        `cat > ${CONFIG_DIR}/node.env <<'RFHA_ENV'`,
+        ...env,
+        'RFHA_ENV',
+        // Role and peer are settled here: node.conf, peers.conf and the app servers, from IMDS, tags and the app group.
+        `set -a; . ${CONFIG_DIR}/node.env; set +a`,
+        `node ${AGENT_DIR}/index.mjs boot`,
+        `cp ${CONFIG_DIR}/rfha-*.service /etc/systemd/system/`,
+        'systemctl daemon-reload',
+        'systemctl enable --now rfha-haproxy rfha-keepalived rfha-agent',
+      );
+      const launchTemplate = new ec2.LaunchTemplate(this, `Node${i + 1}LaunchTemplate`, {
+        machineImage: props.machineImage ?? ec2.MachineImage.latestAmazonLinux2023(),
+        instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.C7I, ec2.InstanceSize.LARGE),
+        requireImdsv2: true,
+        httpPutResponseHopLimit: 1,
+        role: this.role,
+        securityGroup: this.securityGroup,
+        userData,
+        detailedMonitoring: true,
+        blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+      });
+      const group = new autoscaling.AutoScalingGroup(this, `Node${i + 1}`, {
+        vpc: props.vpc,
+        vpcSubnets: { subnets: [byAz.get(az)!] },
+        launchTemplate,
+        minCapacity: 1,
+        maxCapacity: 1,
+        healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
+        notifications: props.notificationTopic ? [{ topic: props.notificationTopic }] : undefined,
+        groupMetrics: [autoscaling.GroupMetrics.all()],
+      });
+      Tags.of(group).add(PAIR_TAG_KEY, pairId, { applyToLaunchedInstances: true });
+      Tags.of(group).add('Name', `${pairId}-node${i + 1}`, { applyToLaunchedInstances: true });
+      if (!props.notificationTopic) {
+        acknowledgeNag(group, 'AwsSolutions-AS3', 'A node group holds one instance that replaces itself and rejoins the pair as backup; pass notificationTopic to be told of each replacement.');
+      }
+      return group;
+    });
+
+    // A terminating app instance is held while HAProxy drains it (the agents set it to drain within one sync round).
+    new autoscaling.LifecycleHook(this, 'DrainHook', {
+      autoScalingGroup: props.backendGroup,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: Duration.seconds(drainS),
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+  }
+}
+
+/** Port ranges for security group rules: exact ranges when few, else one covering range (HAProxy binds only client ports). */
+function sgRanges(ports: number[]): Array<[number, number]> {
+  const ranges = portRanges(ports);
+  if (ranges.length <= MAX_SG_RANGES) return ranges;
+  return [[ranges[0][0], ranges[ranges.length - 1][1]]];
+}
+
+function isIpv4(value: string): boolean {
+  const parts = value.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function toInt(ip: string): number {
+  return ip.split('.').reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(toInt(base) / size) * size;
+  return toInt(ip) >= start && toInt(ip) < start + size;
+}
