@@ -14,7 +14,7 @@ import {
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { AddressStack, BlueGreen, DnsRegistrar, LaunchLoopGuard, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
+import { AddressStack, BlueGreen, DnsRegistrar, HaproxyClient, HaproxyFailoverPair, LaunchLoopGuard, LeaderElection, MultiAzFleet, NameVisibility } from '../lib';
 import { ReplicatedMysql } from '../lib/mysql/replicated-mysql';
 import { QueueWorkerFleet } from '../lib/workers/queue-worker-fleet';
 
@@ -187,6 +187,41 @@ export class WorkersStack extends Stack {
   }
 }
 
+/** The site's customers of the TCP edge, as data: a port each (9001, 9002, ...), some restricted to their own networks. */
+export function exampleEdgeClients(count = 300): HaproxyClient[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `customer-${String(i + 1).padStart(4, '0')}`,
+    port: 9001 + i,
+    ...(i % 25 === 0 ? { allowFrom: [`198.51.100.${i % 256}/32`, '203.0.113.0/24'] } : {}),
+  }));
+}
+
+export interface EdgeStackProps extends StackProps {
+  readonly vpc: ec2.IVpc;
+  /** The app fleet the pair sends client streams to. */
+  readonly appFleet: MultiAzFleet;
+  /** The Elastic IP clients connect to (from the Addresses stack). @default - the pair creates and retains its own */
+  readonly elasticIpAllocationId?: string;
+}
+
+/** The TCP edge: a HAProxy + keepalived pair routing a port per customer to the app fleet; replaceable. */
+export class EdgeStack extends Stack {
+  public readonly pair: HaproxyFailoverPair;
+
+  constructor(scope: Construct, id: string, props: EdgeStackProps) {
+    super(scope, id, props);
+    this.pair = new HaproxyFailoverPair(this, 'Pair', {
+      vpc: props.vpc,
+      backendGroup: props.appFleet.autoScalingGroup,
+      clients: exampleEdgeClients(),
+      elasticIpAllocationId: props.elasticIpAllocationId,
+      // Customers on the VPN reach the pair at a private address outside the VPC range.
+      vpnVirtualIp: '172.31.255.10',
+      vpnRouteSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    });
+  }
+}
+
 export interface SiteOptions {
   /** Which app stack receives traffic (`cdk deploy -c active=green`). Changes only the Addresses stack. @default 'blue' */
   readonly active?: AppCopy;
@@ -245,7 +280,11 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
     vpc: network.vpc,
     description: 'resilient-fleet reference site: queue workers scaled on backlog, from and to zero; replaceable',
   });
-  return { network, addresses, data, appBlue, appGreen, workers };
+  const activeApp = active === 'green' ? appGreen : appBlue;
+  const edge = activeApp
+    ? new EdgeStack(app, 'Edge', { env: SITE_ENV, vpc: network.vpc, appFleet: activeApp.fleet, description: 'resilient-fleet reference site: HAProxy failover pair, a port per customer; replaceable' })
+    : undefined;
+  return { network, addresses, data, appBlue, appGreen, workers, edge };
 }
 
 /**

@@ -265,12 +265,21 @@ export class HaproxyFailoverPair extends Construct {
     if (props.clientPeer === undefined) {
       acknowledgeNag(this.securityGroup, 'AwsSolutions-EC23', 'A public TCP edge: clients connect from the internet to their own ports only; HAProxy refuses any port that is not a client\'s, and allowFrom restricts sources per client.');
     }
-    const backendConnections = (props.backendGroup as unknown as Partial<ec2.IConnectable>).connections;
-    if (backendConnections) {
-      for (const [from, to] of sgRanges([...this.clients.map((c) => c.backendPort ?? c.port), backendCheckPort])) {
-        backendConnections.allowFrom(this.securityGroup, from === to ? ec2.Port.tcp(from) : ec2.Port.tcpRange(from, to), `HaproxyFailoverPair ${pairId}: client streams and health checks`);
-      }
-    }
+    // The app's rules live here, with the pair (not in the app's stack): the pair depends on the app, never the reverse.
+    const backendGroups = (props.backendGroup as unknown as Partial<ec2.IConnectable>).connections?.securityGroups ?? [];
+    const backendRanges = sgRanges([...this.clients.map((c) => c.backendPort ?? c.port), backendCheckPort]);
+    backendGroups.forEach((group, g) =>
+      backendRanges.forEach(([from, to], r) => {
+        new ec2.CfnSecurityGroupIngress(this, `AppIngress${g}x${r}`, {
+          groupId: group.securityGroupId,
+          sourceSecurityGroupId: this.securityGroup.securityGroupId,
+          ipProtocol: 'tcp',
+          fromPort: from,
+          toPort: to,
+          description: `HaproxyFailoverPair ${pairId}: client streams and health checks`,
+        });
+      }),
+    );
 
     // ---- addresses ----
     if (props.elasticIpAllocationId) {
@@ -324,7 +333,11 @@ export class HaproxyFailoverPair extends Construct {
       ],
     });
     policy.attachToRole(this.role);
-    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'Describe calls of EC2 and Auto Scaling support no resource-level permissions; AssociateAddress is limited to this pair\'s Elastic IP and to instances tagged as this pair (the network interface is implied by the instance).');
+    const nagArn = (resource: string) =>
+      `arn:${nagToken(stack.partition, '<AWS::Partition>')}:ec2:${nagToken(stack.region, '<AWS::Region>')}:${nagToken(stack.account, '<AWS::AccountId>')}:${resource}/*`;
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'DescribeAutoScalingGroups, DescribeInstances, DescribeAddresses and DescribeRouteTables support no resource-level permissions.', 'Resource::*');
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'AssociateAddress (and ModifyInstanceAttribute for the VPN address) only on instances tagged as this pair (aws:ResourceTag condition); instance ids change with every replacement.', `Resource::${nagArn('instance')}`);
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'AssociateAddress also authorizes the target network interface, which changes with every node replacement; the statement is limited to this pair\'s own Elastic IP.', `Resource::${nagArn('network-interface')}`);
 
     // ---- files: rendered here, shipped as an asset ----
     const paths = { configDir: CONFIG_DIR, runDir: RUN_DIR };
@@ -343,8 +356,10 @@ export class HaproxyFailoverPair extends Construct {
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(configDir, name), text);
     const configAsset = new s3assets.Asset(this, 'Config', { path: configDir });
     const agentAsset = new s3assets.Asset(this, 'Agent', { path: bundleDir('instance', 'failover-pair-agent') });
-    configAsset.grantRead(this.role);
-    agentAsset.grantRead(this.role);
+    // Exactly the two objects, not the bootstrap bucket's wildcard read that grantRead gives.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [configAsset, agentAsset].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }),
+    );
 
     // ---- the two nodes ----
     const backendGroupName = props.backendGroup.autoScalingGroupName;
@@ -440,4 +455,9 @@ function inCidr(ip: string, cidr: string): boolean {
   const size = 2 ** (32 - Number(bits));
   const start = Math.floor(toInt(base) / size) * size;
   return toInt(ip) >= start && toInt(ip) < start + size;
+}
+
+/** How cdk-nag prints a value in a finding id: literal when known at synth time, else the pseudo parameter. */
+function nagToken(value: string, pseudo: string): string {
+  return Token.isUnresolved(value) ? pseudo : value;
 }
