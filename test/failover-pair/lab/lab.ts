@@ -111,7 +111,7 @@ export class FailoverLab {
           hardStopAfterSeconds: 120,
           checkIntervalMs: 500,
         }) };
-    if (!o.haproxyFiles) {
+    if (files['app-backend.head'] && !files['app-backend.cfg']) {
       files['app-backend.cfg'] = renderAppBackend(files['app-backend.head'], 'app', this.initialSlots());
     }
     const baseline = o.baseline === true;
@@ -136,7 +136,7 @@ export class FailoverLab {
     files['check-haproxy.sh'] = renderCheckScript({ paths });
     files['haproxy-supervisor.sh'] = renderSupervisorScript({
       paths,
-      configFiles: o.haproxyFiles ? [path.join(paths.configDir, 'haproxy.cfg')] : [path.join(paths.configDir, 'haproxy.cfg'), path.join(paths.configDir, 'app-backend.cfg')],
+      configFiles: ['haproxy.cfg', 'app-backend.cfg'].filter((f) => f in files).map((f) => path.join(paths.configDir, f)),
       readinessPort: STATS_PORT,
       restartDelaySeconds: o.restartDelaySeconds ?? 2,
     });
