@@ -37,6 +37,8 @@ export interface LabOptions {
   readonly baseline?: boolean;
   /** Render the HAProxy configuration some other way (the benchmark's one-frontend-per-client baseline). */
   readonly haproxyFiles?: (dir: string) => Record<string, string>;
+  /** The app backend's slots at start. @default both app instances ready, two free slots */
+  readonly initialSlots?: ServerSlot[];
 }
 
 function ip(...args: string[]): string {
@@ -112,7 +114,7 @@ export class FailoverLab {
           checkIntervalMs: 500,
         }) };
     if (files['app-backend.head'] && !files['app-backend.cfg']) {
-      files['app-backend.cfg'] = renderAppBackend(files['app-backend.head'], 'app', this.initialSlots());
+      files['app-backend.cfg'] = renderAppBackend(files['app-backend.head'], 'app', o.initialSlots ?? this.initialSlots());
     }
     const baseline = o.baseline === true;
     files['keepalived.conf'] = renderKeepalivedConfig({

@@ -1,0 +1,192 @@
+/**
+ * The HaproxyFailoverPair node agent's steps (index.ts runs them; tests call them with their own clients and dirs).
+ *
+ *   node index.mjs boot   once at boot: identity from IMDS, node.conf and peers.conf for keepalived, the app
+ *                         backend file for HAProxy, the VPN virtual address accepted locally
+ *   node index.mjs sync   forever: keeps the peer address, the app servers (runtime API + file) and, on the
+ *                         master, the clients' address current; every RFHA_SYNC_SECONDS
+ *   node index.mjs move   once, from keepalived's notify script on MASTER: moves the Elastic IP and the VPN route
+ *
+ * Settings come from the environment (the stack writes them into /etc/rfha/node.env):
+ *   RFHA_CONFIG_DIR, RFHA_RUN_DIR, RFHA_PRIORITY, RFHA_PAIR_TAG_KEY, RFHA_PAIR_TAG_VALUE, RFHA_BACKEND_GROUP,
+ *   RFHA_ALLOCATION_ID (optional), RFHA_VPN_CIDR and RFHA_ROUTE_TABLES (optional, comma separated), RFHA_SYNC_SECONDS
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createLogger } from '../../lambda/shared/log';
+import { applyRuntimeCommands } from './haproxy-runtime';
+import {
+  Clients,
+  defaultClients,
+  describeGroupMembers,
+  describePairInstances,
+  disableSourceDestCheck,
+  imds,
+  moveElasticIp,
+  moveRoute,
+  Self,
+} from './io';
+import { choosePeer, parseAppBackend, parseHead, planSlots, renderAppBackend, renderPeers } from './logic';
+
+export const log = createLogger('failover-pair-agent');
+
+export interface Settings {
+  configDir: string;
+  runDir: string;
+  priority: number;
+  pairTagKey: string;
+  pairTagValue: string;
+  backendGroup: string;
+  allocationId?: string;
+  vpnCidr?: string;
+  routeTables: string[];
+  syncSeconds: number;
+}
+
+export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const need = (k: string) => {
+    const v = env[k];
+    if (!v) throw new Error(`missing environment variable ${k}`);
+    return v;
+  };
+  return {
+    configDir: env.RFHA_CONFIG_DIR ?? '/etc/rfha',
+    runDir: env.RFHA_RUN_DIR ?? '/run/rfha',
+    priority: Number(need('RFHA_PRIORITY')),
+    pairTagKey: need('RFHA_PAIR_TAG_KEY'),
+    pairTagValue: need('RFHA_PAIR_TAG_VALUE'),
+    backendGroup: need('RFHA_BACKEND_GROUP'),
+    allocationId: env.RFHA_ALLOCATION_ID || undefined,
+    vpnCidr: env.RFHA_VPN_CIDR || undefined,
+    routeTables: (env.RFHA_ROUTE_TABLES ?? '').split(',').filter(Boolean),
+    syncSeconds: Number(env.RFHA_SYNC_SECONDS ?? '10'),
+  };
+}
+
+/** Writes a file atomically (rename), and only when its content changes. Returns true when it changed. */
+function writeIfChanged(file: string, text: string): boolean {
+  try {
+    if (fs.readFileSync(file, 'utf8') === text) return false;
+  } catch {
+    /* new file */
+  }
+  fs.writeFileSync(`${file}.tmp`, text);
+  fs.renameSync(`${file}.tmp`, file);
+  return true;
+}
+
+export interface Identity extends Self {
+  privateIp: string;
+  interfaceName: string;
+}
+
+export async function identity(s: Settings): Promise<Identity> {
+  const cached = path.join(s.runDir, 'identity.json');
+  if (fs.existsSync(cached)) return JSON.parse(fs.readFileSync(cached, 'utf8'));
+  const instanceId = await imds('instance-id');
+  const privateIp = await imds('local-ipv4');
+  const mac = await imds('mac');
+  const networkInterfaceId = await imds(`network/interfaces/macs/${mac}/interface-id`);
+  const interfaceName = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => a.mac === mac))?.[0] ?? 'eth0';
+  const id = { instanceId, privateIp, networkInterfaceId, interfaceName };
+  fs.mkdirSync(s.runDir, { recursive: true });
+  writeIfChanged(cached, JSON.stringify(id));
+  return id;
+}
+
+export async function syncPeer(s: Settings, self: Identity, c: Clients = defaultClients()): Promise<boolean> {
+  const peer = choosePeer(await describePairInstances(c, s.pairTagKey, s.pairTagValue), self.instanceId);
+  const file = path.join(s.configDir, 'peers.conf');
+  // Keep the last known peer while the other node is being replaced: its replacement announces itself.
+  if (!peer && fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim()) return false;
+  return writeIfChanged(file, renderPeers(peer ? [peer] : []));
+}
+
+export async function syncServers(s: Settings, applyRuntime: boolean, c: Clients = defaultClients()): Promise<string[]> {
+  const head = fs.readFileSync(path.join(s.configDir, 'app-backend.head'), 'utf8');
+  const { backend, slots: slotCount } = parseHead(head);
+  const file = path.join(s.configDir, 'app-backend.cfg');
+  const current = fs.existsSync(file) ? parseAppBackend(fs.readFileSync(file, 'utf8')) : [];
+  const members = await describeGroupMembers(c, s.backendGroup);
+  const plan = planSlots(current, members, backend, slotCount);
+  if (plan.unplaced.length > 0) log.warn('app instances without a server slot: raise maxBackendServers', { unplaced: plan.unplaced });
+  if (!plan.changed && fs.existsSync(file)) return [];
+  if (applyRuntime && plan.commands.length > 0) {
+    await applyRuntimeCommands(path.join(s.runDir, 'haproxy.sock'), plan.commands);
+  }
+  writeIfChanged(file, renderAppBackend(head, backend, plan.slots));
+  log.info('app servers changed', { commands: plan.commands });
+  return plan.commands;
+}
+
+export function isMaster(s: Settings): boolean {
+  try {
+    return fs.readFileSync(path.join(s.runDir, 'vrrp.state'), 'utf8').trim() === 'MASTER';
+  } catch {
+    return false;
+  }
+}
+
+export async function move(s: Settings, c: Clients = defaultClients()): Promise<Record<string, string>> {
+  const self = await identity(s);
+  const stillMaster = () => isMaster(s);
+  const results: Record<string, string> = {};
+  if (s.allocationId) results[s.allocationId] = await moveElasticIp(c, s.allocationId, self, stillMaster);
+  if (s.vpnCidr) {
+    for (const table of s.routeTables) results[table] = await moveRoute(c, table, s.vpnCidr, self, stillMaster);
+  }
+  log.info('address move', results);
+  return results;
+}
+
+async function boot(s: Settings): Promise<void> {
+  const self = await identity(s);
+  fs.mkdirSync(s.configDir, { recursive: true });
+  writeIfChanged(path.join(s.configDir, 'node.conf'), `$SRC_IP=${self.privateIp}\n$PRIORITY=${s.priority}\n$INTERFACE=${self.interfaceName}\n`);
+  // Both nodes usually boot together: give the peer a little time to appear, then go on alone if needed.
+  for (let i = 0; i < 30; i++) {
+    await syncPeer(s, self);
+    if (fs.readFileSync(path.join(s.configDir, 'peers.conf'), 'utf8').trim()) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  await syncServers(s, false);
+  if (s.vpnCidr) {
+    await disableSourceDestCheck(defaultClients(), self.instanceId);
+    execFileSync('ip', ['addr', 'replace', s.vpnCidr, 'dev', 'lo']);
+  }
+  log.info('boot done', { instanceId: self.instanceId, priority: s.priority });
+}
+
+async function syncForever(s: Settings): Promise<never> {
+  const self = await identity(s);
+  for (;;) {
+    try {
+      if (await syncPeer(s, self)) {
+        log.info('peer changed: reloading keepalived');
+        execFileSync('systemctl', ['reload', 'rfha-keepalived']);
+      }
+      await syncServers(s, true);
+      if (isMaster(s)) await move(s);
+    } catch (e) {
+      log.error('sync failed; retrying next round', { error: e as Error });
+    }
+    await new Promise((r) => setTimeout(r, s.syncSeconds * 1000));
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const s = settings();
+  switch (argv[0]) {
+    case 'boot':
+      return boot(s);
+    case 'sync':
+      return syncForever(s);
+    case 'move':
+      return move(s);
+    default:
+      throw new Error(`usage: index.mjs boot|sync|move (got ${argv[0]})`);
+  }
+}
+
