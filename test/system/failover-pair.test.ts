@@ -87,6 +87,10 @@ describe('HaproxyFailoverPair in network namespaces', () => {
     lab.startKeepalived('a');
     const failback = await probe.waitFor((r) => r.ok === true && r.via === NODE_IPS.a, restartedAt, 30_000);
     expect(lab.routeVia()).toBe('a');
+    // B saw the higher-priority master and gave the address up: one master, the route with it.
+    await until('B back to BACKUP', () => lab.vrrpState('b') === 'BACKUP', 10_000);
+    await sleep(500);
+    expect(lab.routeVia()).toBe('a');
     console.log(`keepalived killed: failover ${failover.t - killedAt} ms; restarted: back ${failback.t - restartedAt} ms after restart`);
   }, 60_000);
 

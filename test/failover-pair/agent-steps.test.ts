@@ -1,0 +1,80 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, EC2Client, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { move, Settings, settings, syncPeer } from '../../instance/failover-pair-agent/agent';
+
+const ec2Mock = mockClient(EC2Client);
+const clients = { ec2: new EC2Client({}), autoscaling: new AutoScalingClient({}) };
+const self = { instanceId: 'i-0self', networkInterfaceId: 'eni-0self', privateIp: '10.0.1.5', interfaceName: 'ens5' };
+let dir: string;
+let s: Settings;
+
+beforeEach(() => {
+  ec2Mock.reset();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rfha-agent-'));
+  s = settings({
+    RFHA_CONFIG_DIR: dir,
+    RFHA_RUN_DIR: dir,
+    RFHA_PRIORITY: '254',
+    RFHA_PAIR_TAG_KEY: 'resilient-fleet:failover-pair',
+    RFHA_PAIR_TAG_VALUE: 'EdgePair',
+    RFHA_BACKEND_GROUP: 'app-asg',
+    RFHA_ALLOCATION_ID: 'eipalloc-0123456789abcdef0',
+    RFHA_VPN_CIDR: '172.31.255.10/32',
+    RFHA_ROUTE_TABLES: 'rtb-01,rtb-02',
+  });
+  fs.writeFileSync(path.join(dir, 'identity.json'), JSON.stringify(self)); // what boot caches from IMDS
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const peers = () => fs.readFileSync(path.join(dir, 'peers.conf'), 'utf8');
+const pairAnswer = (instances: Array<{ id: string; ip: string; state: string }>) =>
+  ec2Mock.on(DescribeInstancesCommand).resolves({
+    Reservations: [{ Instances: instances.map((i) => ({ InstanceId: i.id, PrivateIpAddress: i.ip, State: { Name: i.state as never }, LaunchTime: new Date('2026-01-01T00:00:00Z') })) }],
+  });
+
+describe('syncPeer', () => {
+  test('writes the other node\'s address, and reports a change only when it changes', async () => {
+    pairAnswer([{ id: 'i-0self', ip: '10.0.1.5', state: 'running' }, { id: 'i-0peer', ip: '10.0.2.7', state: 'running' }]);
+    expect(await syncPeer(s, self, clients)).toBe(true);
+    expect(peers()).toBe('10.0.2.7\n');
+    expect(await syncPeer(s, self, clients)).toBe(false);
+  });
+
+  test('follows a replaced peer, and keeps the last one while there is none', async () => {
+    pairAnswer([{ id: 'i-0peer', ip: '10.0.2.7', state: 'running' }]);
+    await syncPeer(s, self, clients);
+    pairAnswer([{ id: 'i-0self', ip: '10.0.1.5', state: 'running' }]);
+    expect(await syncPeer(s, self, clients)).toBe(false);
+    expect(peers()).toBe('10.0.2.7\n');
+    pairAnswer([{ id: 'i-0new', ip: '10.0.2.99', state: 'pending' }]);
+    expect(await syncPeer(s, self, clients)).toBe(true);
+    expect(peers()).toBe('10.0.2.99\n');
+  });
+});
+
+describe('move', () => {
+  test('as MASTER: the Elastic IP and the VPN route of every table come here', async () => {
+    fs.writeFileSync(path.join(dir, 'vrrp.state'), 'MASTER\n');
+    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: 'eipalloc-0123456789abcdef0', InstanceId: 'i-0peer' }] });
+    ec2Mock.on(AssociateAddressCommand).resolves({});
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [{ Routes: [{ DestinationCidrBlock: '172.31.255.10/32', NetworkInterfaceId: 'eni-0peer' }] }] });
+    ec2Mock.on(ReplaceRouteCommand).resolves({});
+    expect(await move(s, clients)).toEqual({ 'eipalloc-0123456789abcdef0': 'moved', 'rtb-01': 'moved', 'rtb-02': 'moved' });
+    expect(ec2Mock.commandCalls(ReplaceRouteCommand).map((c) => c.args[0].input.RouteTableId)).toEqual(['rtb-01', 'rtb-02']);
+  });
+
+  test('as BACKUP (a higher-priority master exists): touches nothing', async () => {
+    fs.writeFileSync(path.join(dir, 'vrrp.state'), 'BACKUP\n');
+    expect(await move(s, clients)).toEqual({ 'eipalloc-0123456789abcdef0': 'abandoned', 'rtb-01': 'abandoned', 'rtb-02': 'abandoned' });
+    expect(ec2Mock.commandCalls(AssociateAddressCommand)).toHaveLength(0);
+    expect(ec2Mock.commandCalls(DescribeAddressesCommand)).toHaveLength(0);
+  });
+});
+
+test('settings fail on a missing variable, naming it', () => {
+  expect(() => settings({})).toThrow(/missing environment variable RFHA_PRIORITY/);
+});
