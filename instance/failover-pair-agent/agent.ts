@@ -184,7 +184,8 @@ export async function main(argv: string[]): Promise<void> {
     case 'sync':
       return syncForever(s);
     case 'move':
-      return move(s);
+      await move(s);
+      return;
     default:
       throw new Error(`usage: index.mjs boot|sync|move (got ${argv[0]})`);
   }
