@@ -16,9 +16,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createLogger } from '../../lambda/shared/log';
-import { applyRuntimeCommands } from './haproxy-runtime';
+import { applyRuntimeCommands, runtimeCommand } from './haproxy-runtime';
 import {
   Clients,
+  completeDrain,
   defaultClients,
   describeGroupMembers,
   describePairInstances,
@@ -28,7 +29,7 @@ import {
   moveRoute,
   Self,
 } from './io';
-import { choosePeer, parseAppBackend, parseHead, planSlots, renderAppBackend, renderPeers } from './logic';
+import { choosePeer, drainedInstances, parseAppBackend, parseHead, parseShowStat, planSlots, renderAppBackend, renderPeers } from './logic';
 
 export const log = createLogger('failover-pair-agent');
 
@@ -39,6 +40,8 @@ export interface Settings {
   pairTagKey: string;
   pairTagValue: string;
   backendGroup: string;
+  /** The termination lifecycle hook on the app group that holds instances while they drain. */
+  drainHook?: string;
   allocationId?: string;
   vpnCidr?: string;
   routeTables: string[];
@@ -58,6 +61,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
     pairTagKey: need('RFHA_PAIR_TAG_KEY'),
     pairTagValue: need('RFHA_PAIR_TAG_VALUE'),
     backendGroup: need('RFHA_BACKEND_GROUP'),
+    drainHook: env.RFHA_DRAIN_HOOK || undefined,
     allocationId: env.RFHA_ALLOCATION_ID || undefined,
     vpnCidr: env.RFHA_VPN_CIDR || undefined,
     routeTables: (env.RFHA_ROUTE_TABLES ?? '').split(',').filter(Boolean),
@@ -112,6 +116,17 @@ export async function syncServers(s: Settings, applyRuntime: boolean, c: Clients
   const members = await describeGroupMembers(c, s.backendGroup);
   const plan = planSlots(current, members, backend, slotCount);
   if (plan.unplaced.length > 0) log.warn('app instances without a server slot: raise maxBackendServers', { unplaced: plan.unplaced });
+  if (applyRuntime && s.drainHook && isMaster(s) && plan.slots.some((x) => x.state === 'drain')) {
+    // Only the master carries traffic, so only its sessions say whether a draining instance is done.
+    const sessions = parseShowStat(await runtimeCommand(path.join(s.runDir, 'haproxy.sock'), 'show stat'), backend);
+    for (const instanceId of drainedInstances(plan.slots, backend, sessions)) {
+      try {
+        log.info('drained: letting the termination go on', { instanceId, result: await completeDrain(c, s.backendGroup, s.drainHook, instanceId) });
+      } catch (e) {
+        log.warn('could not end the drain early; the lifecycle hook will time out instead', { instanceId, error: e as Error });
+      }
+    }
+  }
   if (!plan.changed && fs.existsSync(file)) return [];
   if (applyRuntime && plan.commands.length > 0) {
     await applyRuntimeCommands(path.join(s.runDir, 'haproxy.sock'), plan.commands);

@@ -2,7 +2,7 @@
  * The agent's calls to AWS, IMDS and the node: small functions over SDK v3 clients (created once, injectable),
  * each retried through eventual consistency and throttling, each safe to repeat.
  */
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   AssociateAddressCommand,
   CreateRouteCommand,
@@ -153,4 +153,21 @@ export async function imds(path: string, base = 'http://169.254.169.254'): Promi
   const res = await fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': token } });
   if (!res.ok) throw new Error(`IMDS ${path}: HTTP ${res.status}`);
   return (await res.text()).trim();
+}
+
+/**
+ * Lets a drained app instance's termination go on before the hook's heartbeat runs out. An instance that is not
+ * waiting (already completed by an earlier round, or timed out) is answered with a ValidationError: a no-op.
+ */
+export async function completeDrain(c: Clients, groupName: string, hookName: string, instanceId: string, options?: RetryTuning): Promise<'completed' | 'not-waiting'> {
+  try {
+    await retry(
+      () => c.autoscaling.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: groupName, LifecycleHookName: hookName, InstanceId: instanceId, LifecycleActionResult: 'CONTINUE' })),
+      tuned(options),
+    );
+    return 'completed';
+  } catch (e) {
+    if (errorName(e) === 'ValidationError') return 'not-waiting';
+    throw e;
+  }
 }

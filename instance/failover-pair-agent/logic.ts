@@ -170,3 +170,24 @@ export function planRoute(routes: readonly RouteView[], cidr: string, self: { in
   if (route.networkInterfaceId === self.networkInterfaceId || (!route.networkInterfaceId && route.instanceId === self.instanceId)) return 'noop';
   return 'replace';
 }
+
+/** Current sessions per server of one backend, from the runtime API's `show stat` CSV. */
+export function parseShowStat(csv: string, backend: string): Map<string, number> {
+  const lines = csv.split('\n').filter(Boolean);
+  const header = lines[0]?.replace(/^#\s*/, '').split(',') ?? [];
+  const px = header.indexOf('pxname');
+  const sv = header.indexOf('svname');
+  const scur = header.indexOf('scur');
+  const out = new Map<string, number>();
+  if (px < 0 || sv < 0 || scur < 0) return out;
+  for (const line of lines.slice(1)) {
+    const f = line.split(',');
+    if (f[px] === backend && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND') out.set(f[sv], Number(f[scur]) || 0);
+  }
+  return out;
+}
+
+/** Instances whose slot is draining and holds no session any more: their termination can go on at once. */
+export function drainedInstances(slots: readonly ServerSlot[], backend: string, sessions: ReadonlyMap<string, number>): string[] {
+  return slots.flatMap((s, i) => (s.state === 'drain' && s.instanceId && sessions.get(`${backend}${i + 1}`) === 0 ? [s.instanceId] : []));
+}

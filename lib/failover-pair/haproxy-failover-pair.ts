@@ -41,7 +41,9 @@ export interface HaproxyFailoverPairProps {
    * The app instances behind the pair: a MultiAzFleet's `autoScalingGroup` or any Auto Scaling group. Its
    * InService instances are found at run time (nothing typed by hand); a terminating instance is drained
    * first (see `drainTime`). When the group is `IConnectable`, its security group admits the pair on the
-   * backend ports and `backendCheckPort`.
+   * backend ports and `backendCheckPort`. An `AutoScalingGroup` of this app is tagged so that the pair may end a
+   * drain early; an imported group needs the tag `resilient-fleet:failover-pair-backend` (value: the pair's
+   * unique id) for that, else each drain lasts `drainTime`.
    */
   readonly backendGroup: autoscaling.IAutoScalingGroup;
 
@@ -136,6 +138,8 @@ export interface HaproxyFailoverPairProps {
 
 /** Tag on both nodes by which each finds the other (and IAM scopes what they may do). */
 export const PAIR_TAG_KEY = 'resilient-fleet:failover-pair';
+/** Tag on the app group naming the pair allowed to end its instances' drain early (CompleteLifecycleAction). */
+export const DRAIN_TAG_KEY = 'resilient-fleet:failover-pair-backend';
 
 const CONFIG_DIR = '/etc/rfha';
 const RUN_DIR = '/run/rfha';
@@ -361,6 +365,28 @@ export class HaproxyFailoverPair extends Construct {
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [configAsset, agentAsset].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }),
     );
 
+    // A terminating app instance is held while HAProxy drains it: the master's agent sets it to drain within one sync
+    // round and lets the termination go on (CompleteLifecycleAction) once it holds no session, or the hook times out.
+    const drainHook = new autoscaling.LifecycleHook(this, 'DrainHook', {
+      autoScalingGroup: props.backendGroup,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: Duration.seconds(drainS),
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+    // Scoped by a tag on the app group (an Auto Scaling group ARN always has a wildcard for its id). An imported group
+    // must carry the tag itself, or the hook simply runs to its timeout.
+    if (props.backendGroup instanceof autoscaling.AutoScalingGroup) {
+      Tags.of(props.backendGroup).add(DRAIN_TAG_KEY, pairId, { applyToLaunchedInstances: false });
+    }
+    policy.addStatements(
+      new iam.PolicyStatement({
+        sid: 'EndTheDrainOfTheAppGroup',
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: ['*'],
+        conditions: { StringEquals: { [`aws:ResourceTag/${DRAIN_TAG_KEY}`]: pairId } },
+      }),
+    );
+
     // ---- the two nodes ----
     const backendGroupName = props.backendGroup.autoScalingGroupName;
     this.nodes = azs.map((az, i) => {
@@ -374,6 +400,7 @@ export class HaproxyFailoverPair extends Construct {
         `RFHA_PAIR_TAG_KEY=${PAIR_TAG_KEY}`,
         `RFHA_PAIR_TAG_VALUE=${pairId}`,
         `RFHA_BACKEND_GROUP=${backendGroupName}`,
+        `RFHA_DRAIN_HOOK=${drainHook.lifecycleHookName}`,
         `RFHA_ALLOCATION_ID=${this.elasticIpAllocationId}`,
         ...(props.vpnVirtualIp ? [`RFHA_VPN_CIDR=${props.vpnVirtualIp}/32`, `RFHA_ROUTE_TABLES=${routeTableIds.join(',')}`] : []),
         'RFHA_SYNC_SECONDS=10',
@@ -424,13 +451,6 @@ export class HaproxyFailoverPair extends Construct {
       return group;
     });
 
-    // A terminating app instance is held while HAProxy drains it (the agents set it to drain within one sync round).
-    new autoscaling.LifecycleHook(this, 'DrainHook', {
-      autoScalingGroup: props.backendGroup,
-      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-      heartbeatTimeout: Duration.seconds(drainS),
-      defaultResult: autoscaling.DefaultResult.CONTINUE,
-    });
   }
 }
 
@@ -461,3 +481,4 @@ function inCidr(ip: string, cidr: string): boolean {
 function nagToken(value: string, pseudo: string): string {
   return Token.isUnresolved(value) ? pseudo : value;
 }
+

@@ -1,4 +1,4 @@
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   AssociateAddressCommand,
   CreateRouteCommand,
@@ -12,7 +12,7 @@ import {
   ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { describeGroupMembers, describePairInstances, moveElasticIp, moveRoute } from '../../instance/failover-pair-agent/io';
+import { completeDrain, describeGroupMembers, describePairInstances, moveElasticIp, moveRoute } from '../../instance/failover-pair-agent/io';
 import addressesFixture from '../fixtures/events/ec2-describe-addresses-response.json';
 import groupsFixture from '../fixtures/events/autoscaling-describe-auto-scaling-groups-response.json';
 
@@ -175,5 +175,18 @@ describe('discovery', () => {
       .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0peer', PrivateIpAddress: '10.0.2.7', State: { Name: 'running', Code: 16 }, LaunchTime: new Date('2026-01-01T00:00:00Z') }] }] });
     const found = await describePairInstances(clients, 'resilient-fleet:failover-pair', 'Edge/Pair', fast);
     expect(found).toEqual([{ instanceId: 'i-0peer', privateIp: '10.0.2.7', state: 'running', launchTimeMs: Date.parse('2026-01-01T00:00:00Z') }]);
+  });
+});
+
+describe('completeDrain', () => {
+  test('lets the termination go on, and treats "no active lifecycle action" as already done', async () => {
+    asgMock.on(CompleteLifecycleActionCommand).resolvesOnce({}).rejects(Object.assign(new Error('No active Lifecycle Action found with instance ID i-2'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
+    await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('completed');
+    await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('not-waiting');
+    expect(asgMock.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({ AutoScalingGroupName: 'app-asg', LifecycleHookName: 'drain-hook', InstanceId: 'i-2', LifecycleActionResult: 'CONTINUE' });
+  });
+  test('retries throttling', async () => {
+    asgMock.on(CompleteLifecycleActionCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } })).resolves({});
+    await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('completed');
   });
 });

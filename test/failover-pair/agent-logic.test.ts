@@ -5,6 +5,8 @@ import {
   GroupMember,
   parseAppBackend,
   parseHead,
+  parseShowStat,
+  drainedInstances,
   planRoute,
   planSlots,
   renderAppBackend,
@@ -120,4 +122,24 @@ test('addressIsHere and planRoute recognise this node by instance or interface',
   expect(planRoute([], '172.31.255.10/32', self)).toBe('create');
   expect(planRoute([{ destinationCidrBlock: '172.31.255.10/32', networkInterfaceId: 'eni-self' }], '172.31.255.10/32', self)).toBe('noop');
   expect(planRoute([{ destinationCidrBlock: '172.31.255.10/32', networkInterfaceId: 'eni-other' }], '172.31.255.10/32', self)).toBe('replace');
+});
+
+test('parseShowStat and drainedInstances: a draining slot with no session is done', () => {
+  const csv = [
+    '# pxname,svname,qcur,qmax,scur,smax,slim',
+    'clients,FRONTEND,,,12,40,4000',
+    'app,app1,0,0,9,20,',
+    'app,app2,0,0,0,7,',
+    'app,app3,0,0,3,5,',
+    'app,BACKEND,0,0,12,30,400',
+  ].join('\n');
+  const sessions = parseShowStat(csv, 'app');
+  expect([...sessions]).toEqual([['app1', 9], ['app2', 0], ['app3', 3]]);
+  const slots: ServerSlot[] = [
+    { address: '10.0.0.1', instanceId: 'i-1', state: 'ready' },
+    { address: '10.0.0.2', instanceId: 'i-2', state: 'drain' },
+    { address: '10.0.0.3', instanceId: 'i-3', state: 'drain' },
+  ];
+  expect(drainedInstances(slots, 'app', sessions)).toEqual(['i-2']);
+  expect(parseShowStat('garbage', 'app').size).toBe(0);
 });

@@ -117,6 +117,20 @@ describe('HaproxyFailoverPair defaults', () => {
     });
   });
 
+  test('may end the drain early only on the app group it tags', () => {
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      Tags: Match.arrayWith([Match.objectLike({ Key: 'resilient-fleet:failover-pair-backend', PropagateAtLaunch: false })]),
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'EndTheDrainOfTheAppGroup', Action: 'autoscaling:CompleteLifecycleAction', Condition: { StringEquals: { 'aws:ResourceTag/resilient-fleet:failover-pair-backend': Match.stringLikeRegexp('Pair') } } }),
+        ]),
+      },
+    });
+    expect(userData(t)).toContain('RFHA_DRAIN_HOOK=');
+  });
+
   test('exposes the sorted client list', () => {
     expect(pair.clients.map((c) => c.port)).toEqual([9001, 9002, 9003]);
   });

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Settings, syncServers } from '../../instance/failover-pair-agent/agent';
@@ -53,7 +53,7 @@ describe('app instances found at run time, on the real HAProxy', () => {
     lab.startKeepalived('a');
     await until('node A master', () => lab.routeVia() === 'a', 20_000);
     const { configDir, runDir } = lab.nodeDir('a');
-    settings = { configDir, runDir, priority: 254, pairTagKey: 'k', pairTagValue: 'v', backendGroup: 'app-asg', routeTables: [], syncSeconds: 10 };
+    settings = { configDir, runDir, priority: 254, pairTagKey: 'k', pairTagValue: 'v', backendGroup: 'app-asg', drainHook: 'drain-hook', routeTables: [], syncSeconds: 10 };
     await until('HAProxy socket', () => fs.existsSync(path.join(runDir, 'haproxy.sock')), 10_000);
   }, 60_000);
 
@@ -78,7 +78,8 @@ describe('app instances found at run time, on the real HAProxy', () => {
     ]);
   }, 60_000);
 
-  test('a terminating instance is drained: its connections stay, new ones go elsewhere; gone, a reload keeps it out', async () => {
+  test('a terminating instance is drained: its connections stay, new ones go elsewhere, its termination goes on once empty', async () => {
+    asgMock.on(CompleteLifecycleActionCommand).resolves({});
     const holdChild = lab.spawnIn('c', 'node', [PROBER, 'hold', VIP, '20001', '20', '50']);
     const hold = new ProbeLog(holdChild);
     await until('20 long-lived connections', () => hold.records.filter((r) => r.event === 'open').length === 20, 15_000);
@@ -88,18 +89,39 @@ describe('app instances found at run time, on the real HAProxy', () => {
     expect(await syncServers(settings, true, clients)).toEqual(['set server app/app2 state drain']);
     const drainedAt = Date.now();
     await sleep(1500);
-    group([{ id: 'i-1', ip: APP_IPS[0], state: 'InService' }]);
-    expect(await syncServers(settings, true, clients)).toEqual(['set server app/app2 state maint']);
-    process.kill(lab.haproxyPid('a'), 'SIGUSR2');
-    await sleep(1500);
-    const after = probe.records.filter((r) => (r.start as number) >= drainedAt + 100);
+    // Still holding connections: the termination waits (the lifecycle hook holds the instance).
+    expect(lab.vrrpState('a')).toBe('MASTER');
+    expect(await syncServers(settings, true, clients)).toEqual([]);
+    expect(asgMock.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    expect(hold.records.filter((r) => r.event === 'drop')).toEqual([]);
+    const newOnes = probe.records.filter((r) => (r.start as number) >= drainedAt + 100);
+    expect(newOnes.length).toBeGreaterThan(0);
+    expect(newOnes.filter((r) => r.ok !== true)).toEqual([]);
+    expect(new Set(newOnes.map((r) => r.app))).toEqual(new Set(['app-1']));
+
+    // The clients close their long-lived connections: app-2 holds no session, its termination may go on.
     holdChild.kill('SIGTERM');
     await until('hold summary', () => hold.records.some((r) => r.event === 'summary'), 5_000);
-    expect(after.length).toBeGreaterThan(0);
+    await until('drain completed', async () => {
+      await syncServers(settings, true, clients);
+      return asgMock.commandCalls(CompleteLifecycleActionCommand).length > 0;
+    }, 10_000, 200);
+    expect(asgMock.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: 'app-asg',
+      LifecycleHookName: 'drain-hook',
+      InstanceId: 'i-2',
+      LifecycleActionResult: 'CONTINUE',
+    });
+
+    // Gone from the group: out of the backend file too, and a reload keeps it out.
+    group([{ id: 'i-1', ip: APP_IPS[0], state: 'InService' }]);
+    expect(await syncServers(settings, true, clients)).toEqual(['set server app/app2 state maint']);
+    const reloadAt = Date.now();
+    process.kill(lab.haproxyPid('a'), 'SIGUSR2');
+    await sleep(1500);
+    const after = probe.records.filter((r) => (r.start as number) >= reloadAt);
     expect(after.filter((r) => r.ok !== true)).toEqual([]);
     expect(new Set(after.map((r) => r.app))).toEqual(new Set(['app-1']));
-    // Drain, then maintenance, then a reload: the connections established on app-2 were never cut.
-    expect(hold.records.filter((r) => r.event === 'drop')).toEqual([]);
     expect(parseAppBackend(fs.readFileSync(path.join(settings.configDir, 'app-backend.cfg'), 'utf8'))[1]).toEqual({ state: 'maint' });
   }, 60_000);
 });
