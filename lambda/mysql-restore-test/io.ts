@@ -67,28 +67,25 @@ export interface RestoreSpec {
   readonly parameterGroup?: string;
 }
 
-/** Restores the snapshot to a temporary Single-AZ instance; an instance of that id already existing means a re-run. */
-export async function restore(clients: Clients, spec: RestoreSpec, timing: Timing = {}): Promise<'requested' | 'already'> {
+/** What every restore of a verification copy sets: a throw-away, private, Single-AZ instance tagged for cleanup. */
+function temporaryInstance(spec: Omit<RestoreSpec, 'id' | 'snapshotId'>) {
+  return {
+    DBInstanceClass: spec.instanceClass,
+    DBSubnetGroupName: spec.subnetGroup,
+    VpcSecurityGroupIds: [...spec.securityGroupIds],
+    DBParameterGroupName: spec.parameterGroup,
+    MultiAZ: false,
+    PubliclyAccessible: false,
+    DeletionProtection: false,
+    AutoMinorVersionUpgrade: false,
+    Tags: [{ Key: VERIFY_TAG, Value: spec.cluster }],
+  };
+}
+
+/** Sends a restore request with throttling retries; an instance of that id already existing means a re-run. */
+async function requestRestore(send: () => Promise<unknown>, timing: Timing): Promise<'requested' | 'already'> {
   try {
-    await retry(
-      () =>
-        clients.rds.send(
-          new RestoreDBInstanceFromDBSnapshotCommand({
-            DBInstanceIdentifier: spec.id,
-            DBSnapshotIdentifier: spec.snapshotId,
-            DBInstanceClass: spec.instanceClass,
-            DBSubnetGroupName: spec.subnetGroup,
-            VpcSecurityGroupIds: [...spec.securityGroupIds],
-            DBParameterGroupName: spec.parameterGroup,
-            MultiAZ: false,
-            PubliclyAccessible: false,
-            DeletionProtection: false,
-            AutoMinorVersionUpgrade: false,
-            Tags: [{ Key: VERIFY_TAG, Value: spec.cluster }],
-          }),
-        ),
-      { retryable: isThrottling, ...RETRY, ...timing },
-    );
+    await retry(send, { retryable: isThrottling, ...RETRY, ...timing });
     return 'requested';
   } catch (err) {
     if (errorName(err) === 'DBInstanceAlreadyExistsFault' || errorName(err) === 'DBInstanceAlreadyExists') return 'already';
@@ -96,34 +93,31 @@ export async function restore(clients: Clients, spec: RestoreSpec, timing: Timin
   }
 }
 
+/** Restores the snapshot to a temporary Single-AZ instance. */
+export async function restore(clients: Clients, spec: RestoreSpec, timing: Timing = {}): Promise<'requested' | 'already'> {
+  return requestRestore(
+    () =>
+      clients.rds.send(
+        new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: spec.id, DBSnapshotIdentifier: spec.snapshotId, ...temporaryInstance(spec) }),
+      ),
+    timing,
+  );
+}
+
 /** Restores the source's latest restorable time (snapshot plus transaction logs) to a temporary Single-AZ instance. */
 export async function restoreToPointInTime(clients: Clients, spec: Omit<RestoreSpec, 'snapshotId'> & { readonly sourceId: string }, timing: Timing = {}): Promise<'requested' | 'already'> {
-  try {
-    await retry(
-      () =>
-        clients.rds.send(
-          new RestoreDBInstanceToPointInTimeCommand({
-            SourceDBInstanceIdentifier: spec.sourceId,
-            TargetDBInstanceIdentifier: spec.id,
-            UseLatestRestorableTime: true,
-            DBInstanceClass: spec.instanceClass,
-            DBSubnetGroupName: spec.subnetGroup,
-            VpcSecurityGroupIds: [...spec.securityGroupIds],
-            DBParameterGroupName: spec.parameterGroup,
-            MultiAZ: false,
-            PubliclyAccessible: false,
-            DeletionProtection: false,
-            AutoMinorVersionUpgrade: false,
-            Tags: [{ Key: VERIFY_TAG, Value: spec.cluster }],
-          }),
-        ),
-      { retryable: isThrottling, ...RETRY, ...timing },
-    );
-    return 'requested';
-  } catch (err) {
-    if (errorName(err) === 'DBInstanceAlreadyExistsFault' || errorName(err) === 'DBInstanceAlreadyExists') return 'already';
-    throw err;
-  }
+  return requestRestore(
+    () =>
+      clients.rds.send(
+        new RestoreDBInstanceToPointInTimeCommand({
+          SourceDBInstanceIdentifier: spec.sourceId,
+          TargetDBInstanceIdentifier: spec.id,
+          UseLatestRestorableTime: true,
+          ...temporaryInstance(spec),
+        }),
+      ),
+    timing,
+  );
 }
 
 export interface Described {
