@@ -8,8 +8,10 @@
  *   node index.mjs move   once, from keepalived's notify script on MASTER: moves the Elastic IP and the VPN route
  *
  * Settings come from the environment (the stack writes them into /etc/rfha/node.env):
- *   RFHA_CONFIG_DIR, RFHA_RUN_DIR, RFHA_PRIORITY, RFHA_PAIR_TAG_KEY, RFHA_PAIR_TAG_VALUE, RFHA_BACKEND_GROUP,
- *   RFHA_ALLOCATION_ID (optional), RFHA_VPN_CIDR and RFHA_ROUTE_TABLES (optional, comma separated), RFHA_SYNC_SECONDS
+ *   RFHA_CONFIG_DIR, RFHA_RUN_DIR, RFHA_PRIORITY, RFHA_PAIR_TAG_KEY, RFHA_PAIR_TAG_VALUE,
+ *   RFHA_BACKEND_GROUP and RFHA_DRAIN_HOOK (Auto Scaling group mode) or RFHA_BACKEND_NAME (DNS mode: HAProxy's
+ *   resolvers find the app servers, and the agent leaves the app backend alone), RFHA_ALLOCATION_ID (optional),
+ *   RFHA_VPN_CIDR and RFHA_ROUTE_TABLES (optional, comma separated), RFHA_SYNC_SECONDS
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -39,7 +41,10 @@ export interface Settings {
   priority: number;
   pairTagKey: string;
   pairTagValue: string;
-  backendGroup: string;
+  /** The app group whose InService instances the agent writes as servers (Auto Scaling group mode). */
+  backendGroup?: string;
+  /** DNS mode: the name HAProxy resolves itself; no group discovery, no drain hook. */
+  backendName?: string;
   /** The termination lifecycle hook on the app group that holds instances while they drain. */
   drainHook?: string;
   allocationId?: string;
@@ -60,7 +65,8 @@ export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
     priority: Number(need('RFHA_PRIORITY')),
     pairTagKey: need('RFHA_PAIR_TAG_KEY'),
     pairTagValue: need('RFHA_PAIR_TAG_VALUE'),
-    backendGroup: need('RFHA_BACKEND_GROUP'),
+    backendGroup: env.RFHA_BACKEND_NAME ? undefined : need('RFHA_BACKEND_GROUP'),
+    backendName: env.RFHA_BACKEND_NAME || undefined,
     drainHook: env.RFHA_DRAIN_HOOK || undefined,
     allocationId: env.RFHA_ALLOCATION_ID || undefined,
     vpnCidr: env.RFHA_VPN_CIDR || undefined,
@@ -108,7 +114,13 @@ export async function syncPeer(s: Settings, self: Identity, c: Clients = default
   return writeIfChanged(file, renderPeers(peer ? [peer] : []));
 }
 
+/** True when the agent keeps the app servers itself (Auto Scaling group mode); in DNS mode HAProxy does. */
+export function agentKeepsServers(s: Settings): s is Settings & { backendGroup: string } {
+  return s.backendGroup !== undefined && s.backendName === undefined;
+}
+
 export async function syncServers(s: Settings, applyRuntime: boolean, c: Clients = defaultClients()): Promise<string[]> {
+  if (!agentKeepsServers(s)) return [];
   const head = fs.readFileSync(path.join(s.configDir, 'app-backend.head'), 'utf8');
   const { backend, slots: slotCount } = parseHead(head);
   const file = path.join(s.configDir, 'app-backend.cfg');

@@ -7,9 +7,13 @@
  * `backendPort`, through `set-dst-port`). One frontend and backend per client costs a parse, a listener
  * set and a server set per client on every reload; this layout reloads in roughly constant time.
  *
- * The app backend's servers are not known at synth time: the on-instance agent writes them after the
- * backend head rendered here (`appBackendHead`) into the second configuration file, and changes them at
- * run time through the runtime API (no reload).
+ * The app backend's servers are not known at synth time. Two ways to find them:
+ * - Auto Scaling group mode: the on-instance agent writes them after the backend head rendered here into the
+ *   second configuration file (app-backend.cfg), and changes them at run time through the runtime API (no reload).
+ * - DNS mode (`backendName`): HAProxy resolves the name itself (a `resolvers` section reading the node's
+ *   /etc/resolv.conf, and `server-template` slots), so instances that enter or leave the name, or a CNAME that moves
+ *   to another target (a blue/green swap), are followed without a reload and without the agent. app-backend.cfg is
+ *   rendered complete here.
  */
 import { HaproxyClient, portRanges } from './clients';
 
@@ -38,6 +42,16 @@ export interface HaproxyConfigOptions {
   readonly idleTimeoutSeconds?: number;
   /** Health check interval, in milliseconds. @default 2000 */
   readonly checkIntervalMs?: number;
+  /**
+   * DNS mode: the name HAProxy resolves at run time for the app servers (A records, possibly behind CNAMEs), in
+   * `backendSlots` server-template slots. @default - Auto Scaling group mode: the agent writes the servers
+   */
+  readonly backendName?: string;
+  /**
+   * DNS mode: how long HAProxy keeps an address that has left the name (resolvers `hold obsolete`), in seconds.
+   * Covers one lost or truncated answer; keep it well below the registrar's drain time. @default 10
+   */
+  readonly dnsHoldObsoleteSeconds?: number;
 }
 
 /** The files HAProxy reads, by file name (relative to `paths.configDir`). */
@@ -47,8 +61,10 @@ export interface HaproxyFiles {
   readonly 'clients.map': string;
   /** dst_port -> port on the app instance. */
   readonly 'backend-ports.map': string;
-  /** The head of the app backend section; the agent appends the server lines. */
+  /** The head of the app backend section; the agent appends the server lines (Auto Scaling group mode). */
   readonly 'app-backend.head': string;
+  /** DNS mode only: the complete app backend (servers from `server-template`); the agent leaves it alone. */
+  readonly 'app-backend.cfg'?: string;
 }
 
 /** HAProxy's longest configuration line is 2048 characters; bind lines are split well below it. */
@@ -56,6 +72,9 @@ const RANGES_PER_BIND = 64;
 
 /** Name of the app backend (the agent reads it from the head file). */
 export const APP_BACKEND = 'app';
+
+/** Name of the resolvers section in DNS mode. */
+export const RESOLVERS = 'vpc';
 
 export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
   const clients = [...o.clients].sort((a, b) => a.port - b.port);
@@ -83,6 +102,7 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
     `  hard-stop-after ${o.hardStopAfterSeconds}s`,
     '  log stdout format short local0 info',
     '',
+    ...(o.backendName ? renderResolvers(o.dnsHoldObsoleteSeconds ?? 10) : []),
     'defaults',
     '  mode tcp',
     '  log global',
@@ -113,7 +133,9 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
 
   const head = [
     '# The app instances: servers without a port receive each stream on its (mapped) destination port.',
-    '# The agent writes the server lines below from the Auto Scaling group and changes them at run time.',
+    o.backendName
+      ? `# DNS mode: HAProxy resolves ${o.backendName} (resolvers ${RESOLVERS}) and fills the slots itself, without a reload.`
+      : '# The agent writes the server lines below from the Auto Scaling group and changes them at run time.',
     `backend ${APP_BACKEND}`,
     '  balance leastconn',
     `  default-server check port ${o.backendCheckPort} inter ${o.checkIntervalMs ?? 2000}ms fall 2 rise 2`,
@@ -126,5 +148,41 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
     'clients.map': clients.map((c) => `${c.port} ${c.name}`).join('\n') + '\n',
     'backend-ports.map': clients.map((c) => `${c.port} ${c.backendPort ?? c.port}`).join('\n') + '\n',
     'app-backend.head': head,
+    ...(o.backendName
+      ? {
+          'app-backend.cfg':
+            head +
+            // No port: each stream keeps its (mapped) destination port. init-addr none: start with empty slots and
+            // fill them from the first answer, so HAProxy starts even when the name does not resolve yet.
+            `  server-template ${APP_BACKEND} ${o.backendSlots} ${o.backendName} resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr none check\n`,
+        }
+      : {}),
   };
+}
+
+/**
+ * The resolvers section of DNS mode: the node's own resolvers (in a VPC, the Route 53 Resolver, which answers for
+ * private hosted zones), queried every `hold valid` seconds. Answers are cached by the resolver for at most the
+ * record's TTL, so a change of the name reaches HAProxy within TTL + `hold valid`.
+ */
+function renderResolvers(holdObsoleteSeconds: number): string[] {
+  return [
+    '# DNS mode: the app servers come from DNS, resolved at run time (no reload when the name changes).',
+    `resolvers ${RESOLVERS}`,
+    '  parse-resolv-conf',
+    // Room for a large round-robin set (Route 53 answers over EDNS0 up to this size; TCP is not used).
+    '  accepted_payload_size 8192',
+    '  resolve_retries 3',
+    '  timeout resolve 1s',
+    '  timeout retry 1s',
+    // Re-resolve every 5 s; keep the last good answer through errors for a while rather than emptying the backend.
+    '  hold valid 5s',
+    '  hold other 30s',
+    '  hold refused 30s',
+    '  hold nx 30s',
+    '  hold timeout 30s',
+    // An address that left the answer stops getting new streams after this; open streams are never cut by it.
+    `  hold obsolete ${holdObsoleteSeconds}s`,
+    '',
+  ];
 }

@@ -19,6 +19,7 @@ import {
 import { Construct } from 'constructs';
 import { bundleDir } from '../private/assets';
 import { acknowledgeNag } from '../private/nag';
+import { isDomainName } from '../addressing/names';
 import { PropsValidator } from '../private/validation';
 import { HaproxyClient, clientProblems, loadClientsFile, portRanges } from './clients';
 import { renderHaproxyConfig } from './haproxy-config';
@@ -43,9 +44,33 @@ export interface HaproxyFailoverPairProps {
    * first (see `drainTime`). When the group is `IConnectable`, its security group admits the pair on the
    * backend ports and `backendCheckPort`. An `AutoScalingGroup` of this app is tagged so that the pair may end a
    * drain early; an imported group needs the tag `resilient-fleet:failover-pair-backend` (value: the pair's
-   * unique id) for that, else each drain lasts `drainTime`.
+   * unique id) for that, else each drain lasts `drainTime`. Conflicts with `backendName`; exactly one of the two
+   * is required.
+   * @default - none: `backendName` is used
    */
-  readonly backendGroup: autoscaling.IAutoScalingGroup;
+  readonly backendGroup?: autoscaling.IAutoScalingGroup;
+
+  /**
+   * The app instances behind the pair as a DNS name (for example `app-cluster3.example.com`, kept equal to the
+   * in-service instances by a `DnsRegistrar`, possibly through a blue/green CNAME of an `AddressStack`). HAProxy
+   * resolves it itself at run time through the VPC's resolver (`server-template` with `maxBackendServers` slots):
+   * instances that enter or leave the name, and a CNAME moved to another target, are followed within the record's
+   * TTL plus a few seconds, without a reload; the pair then references no app stack. No lifecycle hook is put on
+   * any app group: draining comes from the registrar, which removes a terminating instance from the name and holds
+   * it for its `drainTime` (new streams stop within the TTL, open streams go on until then). The app's security
+   * group is not changed either: admit the nodes yourself, for example with a group in `securityGroups` that the
+   * app allows. Conflicts with `backendGroup`; exactly one of the two is required.
+   * @default - none: `backendGroup` is used
+   */
+  readonly backendName?: string;
+
+  /**
+   * More security groups for the two nodes, besides the pair's own (which holds the client ports and VRRP). For
+   * example a long-lived group that app fleets in other stacks admit, so that no stack references another's
+   * security group.
+   * @default - only the pair's own security group
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
    * The clients, as data: `{ name, port }` each, with optional `backendPort` and `allowFrom`. Conflicts with
@@ -121,7 +146,8 @@ export interface HaproxyFailoverPairProps {
 
   /**
    * How long a terminating app instance is held (a termination lifecycle hook on `backendGroup`) while HAProxy
-   * drains it. 30 seconds to 2 hours.
+   * drains it. 30 seconds to 2 hours. Only with `backendGroup`: with `backendName`, the `DnsRegistrar`'s
+   * `drainTime` holds the instance.
    * @default Duration.seconds(60)
    */
   readonly drainTime?: Duration;
@@ -194,6 +220,12 @@ export class HaproxyFailoverPair extends Construct {
 
     // ---- validation: every problem at once ----
     const check = new PropsValidator('HaproxyFailoverPair');
+    check.check(props.backendGroup !== undefined && props.backendName !== undefined, 'backendName', props.backendName, 'either backendGroup or backendName, not both', 'remove one of the two: backendName to follow a DNS name, backendGroup to follow an Auto Scaling group');
+    check.check(props.backendGroup === undefined && props.backendName === undefined, 'backendGroup', undefined, 'an Auto Scaling group (backendGroup) or a DNS name (backendName)', 'pass the app fleet\'s autoScalingGroup as backendGroup, or its name such as "app-cluster3.example.com" as backendName');
+    if (props.backendName !== undefined && !Token.isUnresolved(props.backendName)) {
+      check.check(!isDomainName(props.backendName.replace(/\.$/, '')) || !props.backendName.includes('.'), 'backendName', props.backendName, 'a fully qualified DNS name such as "app-cluster3.example.com"', 'give the full name, with its zone');
+    }
+    check.check(props.backendName !== undefined && props.drainTime !== undefined, 'drainTime', props.drainTime?.toHumanString(), 'only together with backendGroup (with backendName the DnsRegistrar\'s drainTime holds terminating instances)', 'remove drainTime, or set drainTime on the DnsRegistrar');
     check.check(props.clients !== undefined && props.clientsFile !== undefined, 'clientsFile', props.clientsFile, 'either clients or clientsFile, not both', 'remove one of the two');
     check.check(props.clients === undefined && props.clientsFile === undefined, 'clients', undefined, 'a client list (clients) or a JSON file (clientsFile)', 'list the clients as { name, port } objects');
     let clients: HaproxyClient[] = props.clients ?? [];
@@ -270,7 +302,8 @@ export class HaproxyFailoverPair extends Construct {
       acknowledgeNag(this.securityGroup, 'AwsSolutions-EC23', 'A public TCP edge: clients connect from the internet to their own ports only; HAProxy refuses any port that is not a client\'s, and allowFrom restricts sources per client.');
     }
     // The app's rules live here, with the pair (not in the app's stack): the pair depends on the app, never the reverse.
-    const backendGroups = (props.backendGroup as unknown as Partial<ec2.IConnectable>).connections?.securityGroups ?? [];
+    // With backendName the pair knows no app group: the app admits the nodes itself (see `securityGroups`).
+    const backendGroups = (props.backendGroup as unknown as Partial<ec2.IConnectable> | undefined)?.connections?.securityGroups ?? [];
     const backendRanges = sgRanges([...this.clients.map((c) => c.backendPort ?? c.port), backendCheckPort]);
     backendGroups.forEach((group, g) =>
       backendRanges.forEach(([from, to], r) => {
@@ -311,7 +344,7 @@ export class HaproxyFailoverPair extends Construct {
       statements: [
         new iam.PolicyStatement({
           sid: 'DescribeHasNoResourceScope',
-          actions: ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances', 'ec2:DescribeAddresses', 'ec2:DescribeRouteTables'],
+          actions: [...(props.backendGroup ? ['autoscaling:DescribeAutoScalingGroups'] : []), 'ec2:DescribeInstances', 'ec2:DescribeAddresses', 'ec2:DescribeRouteTables'],
           resources: ['*'],
         }),
         new iam.PolicyStatement({
@@ -346,7 +379,7 @@ export class HaproxyFailoverPair extends Construct {
     // ---- files: rendered here, shipped as an asset ----
     const paths = { configDir: CONFIG_DIR, runDir: RUN_DIR };
     const files: Record<string, string> = {
-      ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, hardStopAfterSeconds: 3600 }),
+      ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, hardStopAfterSeconds: 3600, backendName: props.backendName }),
       'keepalived.conf': renderKeepalivedConfig({ paths, virtualRouterId, advertIntervalMs: advertMs, preemptDelaySeconds: failbackS }),
       'notify.sh': renderNotifyScript({ paths, moveCommand: `set -a; . ${CONFIG_DIR}/node.env; set +a; exec /usr/bin/node ${AGENT_DIR}/index.mjs move` }),
       'check-haproxy.sh': renderCheckScript({ paths }),
@@ -365,30 +398,38 @@ export class HaproxyFailoverPair extends Construct {
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [configAsset, agentAsset].map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }),
     );
 
-    // A terminating app instance is held while HAProxy drains it: the master's agent sets it to drain within one sync
+    // Auto Scaling group mode only (with backendName the DnsRegistrar's hook holds terminating instances, and the pair
+    // touches no app group):
+    // a terminating app instance is held while HAProxy drains it: the master's agent sets it to drain within one sync
     // round and lets the termination go on (CompleteLifecycleAction) once it holds no session, or the hook times out.
-    const drainHook = new autoscaling.LifecycleHook(this, 'DrainHook', {
-      autoScalingGroup: props.backendGroup,
-      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-      heartbeatTimeout: Duration.seconds(drainS),
-      defaultResult: autoscaling.DefaultResult.CONTINUE,
-    });
-    // Scoped by a tag on the app group (an Auto Scaling group ARN always has a wildcard for its id). An imported group
-    // must carry the tag itself, or the hook simply runs to its timeout.
-    if (props.backendGroup instanceof autoscaling.AutoScalingGroup) {
-      Tags.of(props.backendGroup).add(DRAIN_TAG_KEY, pairId, { applyToLaunchedInstances: false });
+    let backendEnv: string[];
+    if (props.backendGroup) {
+      const drainHook = new autoscaling.LifecycleHook(this, 'DrainHook', {
+        autoScalingGroup: props.backendGroup,
+        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+        heartbeatTimeout: Duration.seconds(drainS),
+        defaultResult: autoscaling.DefaultResult.CONTINUE,
+      });
+      // Scoped by a tag on the app group (an Auto Scaling group ARN always has a wildcard for its id). An imported group
+      // must carry the tag itself, or the hook simply runs to its timeout.
+      if (props.backendGroup instanceof autoscaling.AutoScalingGroup) {
+        Tags.of(props.backendGroup).add(DRAIN_TAG_KEY, pairId, { applyToLaunchedInstances: false });
+      }
+      policy.addStatements(
+        new iam.PolicyStatement({
+          sid: 'EndTheDrainOfTheAppGroup',
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: ['*'],
+          conditions: { StringEquals: { [`aws:ResourceTag/${DRAIN_TAG_KEY}`]: pairId } },
+        }),
+      );
+      backendEnv = [`RFHA_BACKEND_GROUP=${props.backendGroup.autoScalingGroupName}`, `RFHA_DRAIN_HOOK=${drainHook.lifecycleHookName}`];
+    } else {
+      // The agent leaves the app servers to HAProxy's resolvers (app-backend.cfg ships complete in the asset).
+      backendEnv = [`RFHA_BACKEND_NAME=${props.backendName}`];
     }
-    policy.addStatements(
-      new iam.PolicyStatement({
-        sid: 'EndTheDrainOfTheAppGroup',
-        actions: ['autoscaling:CompleteLifecycleAction'],
-        resources: ['*'],
-        conditions: { StringEquals: { [`aws:ResourceTag/${DRAIN_TAG_KEY}`]: pairId } },
-      }),
-    );
 
     // ---- the two nodes ----
-    const backendGroupName = props.backendGroup.autoScalingGroupName;
     this.nodes = azs.map((az, i) => {
       const userData = ec2.UserData.forLinux();
       const configZip = userData.addS3DownloadCommand({ bucket: configAsset.bucket, bucketKey: configAsset.s3ObjectKey, localFile: '/tmp/rfha-config.zip' });
@@ -399,8 +440,7 @@ export class HaproxyFailoverPair extends Construct {
         `RFHA_PRIORITY=${DEFAULT_PRIORITIES[i]}`,
         `RFHA_PAIR_TAG_KEY=${PAIR_TAG_KEY}`,
         `RFHA_PAIR_TAG_VALUE=${pairId}`,
-        `RFHA_BACKEND_GROUP=${backendGroupName}`,
-        `RFHA_DRAIN_HOOK=${drainHook.lifecycleHookName}`,
+        ...backendEnv,
         `RFHA_ALLOCATION_ID=${this.elasticIpAllocationId}`,
         ...(props.vpnVirtualIp ? [`RFHA_VPN_CIDR=${props.vpnVirtualIp}/32`, `RFHA_ROUTE_TABLES=${routeTableIds.join(',')}`] : []),
         'RFHA_SYNC_SECONDS=10',
@@ -433,6 +473,7 @@ export class HaproxyFailoverPair extends Construct {
         detailedMonitoring: true,
         blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
       });
+      for (const extra of props.securityGroups ?? []) launchTemplate.addSecurityGroup(extra);
       const group = new autoscaling.AutoScalingGroup(this, `Node${i + 1}`, {
         vpc: props.vpc,
         vpcSubnets: { subnets: [byAz.get(az)!] },

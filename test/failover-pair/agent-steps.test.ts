@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand, DescribeRouteTablesCommand, EC2Client, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { move, Settings, settings, syncPeer } from '../../instance/failover-pair-agent/agent';
+import { move, Settings, settings, syncPeer, syncServers } from '../../instance/failover-pair-agent/agent';
 
 const ec2Mock = mockClient(EC2Client);
 const clients = { ec2: new EC2Client({}), autoscaling: new AutoScalingClient({}) };
@@ -77,4 +77,39 @@ describe('move', () => {
 
 test('settings fail on a missing variable, naming it', () => {
   expect(() => settings({})).toThrow(/missing environment variable RFHA_PRIORITY/);
+});
+
+describe('DNS mode (RFHA_BACKEND_NAME)', () => {
+  const dnsEnv = (extra: Record<string, string> = {}) =>
+    settings({ RFHA_CONFIG_DIR: dir, RFHA_RUN_DIR: dir, RFHA_PRIORITY: '253', RFHA_PAIR_TAG_KEY: 'k', RFHA_PAIR_TAG_VALUE: 'v', RFHA_BACKEND_NAME: 'app-cluster3.example.com', ...extra });
+
+  test('needs no app group and no drain hook', () => {
+    const d = dnsEnv();
+    expect(d.backendName).toBe('app-cluster3.example.com');
+    expect(d.backendGroup).toBeUndefined();
+    expect(d.drainHook).toBeUndefined();
+    expect(() => settings({ RFHA_PRIORITY: '254', RFHA_PAIR_TAG_KEY: 'k', RFHA_PAIR_TAG_VALUE: 'v' })).toThrow(/missing environment variable RFHA_BACKEND_GROUP/);
+  });
+
+  test('leaves the app servers to HAProxy: no Auto Scaling or EC2 call, no file written, the shipped backend kept', async () => {
+    const asMock = mockClient(AutoScalingClient);
+    try {
+      const shipped = 'backend app\n  server-template app 4 app-cluster3.example.com resolvers vpc init-addr none check\n';
+      fs.writeFileSync(path.join(dir, 'app-backend.cfg'), shipped);
+      fs.writeFileSync(path.join(dir, 'vrrp.state'), 'MASTER\n');
+      expect(await syncServers(dnsEnv(), true, clients)).toEqual([]);
+      expect(asMock.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(0);
+      expect(ec2Mock.calls()).toHaveLength(0);
+      expect(fs.readFileSync(path.join(dir, 'app-backend.cfg'), 'utf8')).toBe(shipped);
+    } finally {
+      asMock.restore();
+    }
+  });
+
+  test('still moves the address as MASTER', async () => {
+    fs.writeFileSync(path.join(dir, 'vrrp.state'), 'MASTER\n');
+    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: 'eipalloc-0123456789abcdef0', InstanceId: 'i-0peer' }] });
+    ec2Mock.on(AssociateAddressCommand).resolves({});
+    expect(await move(dnsEnv({ RFHA_ALLOCATION_ID: 'eipalloc-0123456789abcdef0' }), clients)).toEqual({ 'eipalloc-0123456789abcdef0': 'moved' });
+  });
 });

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Duration, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_sns as sns } from 'aws-cdk-lib';
+import { App, Duration, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_s3_assets as s3assets, aws_sns as sns } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { HaproxyFailoverPair, HaproxyFailoverPairProps, MultiAzFleet } from '../../lib';
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
@@ -12,10 +12,12 @@ const CLIENTS = [
   { name: 'initech', port: 9003, allowFrom: ['203.0.113.0/24'] },
 ];
 
-function build(extra: Partial<HaproxyFailoverPairProps> = {}, opts: { azs?: number; importedGroup?: boolean } = {}) {
+function build(extra: Partial<HaproxyFailoverPairProps> = {}, opts: { azs?: number; importedGroup?: boolean; noGroup?: boolean } = {}) {
   const stack = testStack();
   const vpc = importedVpc(stack, opts.azs ?? 3);
-  const backendGroup = opts.importedGroup
+  const backendGroup = opts.noGroup
+    ? undefined
+    : opts.importedGroup
     ? autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Imported', 'app-asg')
     : new MultiAzFleet(stack, 'App', { vpc, machineImage: ec2.MachineImage.genericLinux(TEST_AMI) }).autoScalingGroup;
   const pair = new HaproxyFailoverPair(stack, 'Pair', {
@@ -270,6 +272,10 @@ describe('HaproxyFailoverPair validation', () => {
     ['a VPN virtual IP inside the VPC', { vpnVirtualIp: '10.0.200.1' }, /vpnVirtualIp: got "10.0.200.1"; allowed: an address outside the VPC's range \(10.0.0.0\/16\)/],
     ['vpnRouteSubnets without vpnVirtualIp', { vpnRouteSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } }, /vpnRouteSubnets: got "a subnet selection"; allowed: only together with vpnVirtualIp/],
     ['subnets in one Availability Zone', {}, /vpcSubnets: got \["eu-west-1a"\]; allowed: subnets in at least 2 Availability Zones/, { azs: 1 }],
+    ['both backendGroup and backendName', { backendName: 'app-cluster3.example.com' }, /backendName: got "app-cluster3.example.com"; allowed: either backendGroup or backendName, not both/],
+    ['neither backendGroup nor backendName', {}, /backendGroup: got undefined; allowed: an Auto Scaling group \(backendGroup\) or a DNS name \(backendName\)/, { noGroup: true }],
+    ['a backendName that is not a full DNS name', { backendName: 'app cluster3' }, /backendName: got "app cluster3"; allowed: a fully qualified DNS name/, { noGroup: true }],
+    ['a drainTime with backendName', { backendName: 'app-cluster3.example.com', drainTime: Duration.seconds(60) }, /drainTime: got "1 minute"; allowed: only together with backendGroup/, { noGroup: true }],
   ];
   // Every row gets its options object: jest would take a missing fourth argument for a done callback.
   test.each(cases.map(([what, extra, message, opts]) => [what, extra, message, opts ?? {}] as const))('fails on %s', (_what, extra, message, opts) => {
@@ -288,3 +294,47 @@ describe('HaproxyFailoverPair validation', () => {
     expect(() => build({ virtualRouterId: 0, statsPort: 0, clients: [{ name: 'a', port: 1 }] })).toThrow(/invalid props \(3\)/);
   });
 });
+
+describe('HaproxyFailoverPair with backendName (DNS mode)', () => {
+  const { template, stack, pair } = build({ backendName: 'app-cluster3.example.com' }, { noGroup: true });
+  const t = template();
+
+  test('HAProxy resolves the name itself: the agent is told the name and no app group', () => {
+    const ud = userData(t);
+    expect(ud).toContain('RFHA_BACKEND_NAME=app-cluster3.example.com');
+    expect(ud).not.toContain('RFHA_BACKEND_GROUP');
+    expect(ud).not.toContain('RFHA_DRAIN_HOOK');
+  });
+
+  test('ships the complete app backend with a server-template over the name, sized by maxBackendServers', () => {
+    const dir = configDir(stack, pair);
+    expect(fs.readFileSync(path.join(dir, 'app-backend.cfg'), 'utf8')).toContain('server-template app 64 app-cluster3.example.com resolvers vpc resolve-prefer ipv4 init-addr none check');
+    expect(fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')).toMatch(/resolvers vpc\n  parse-resolv-conf\n/);
+    const small = build({ backendName: 'app.example.com', maxBackendServers: 8 }, { noGroup: true });
+    expect(fs.readFileSync(path.join(configDir(small.stack, small.pair), 'app-backend.cfg'), 'utf8')).toContain('server-template app 8 app.example.com ');
+  });
+
+  test('puts no lifecycle hook, tag or ingress rule on any app group, and may not call Auto Scaling', () => {
+    t.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
+    t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1); // VRRP between the two nodes only
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('autoscaling:');
+    expect(JSON.stringify(t.toJSON())).not.toContain('failover-pair-backend');
+  });
+
+  test('the nodes carry the extra securityGroups besides their own', () => {
+    const edge = ec2.SecurityGroup.fromSecurityGroupId(new Stack(), 'Edge', 'sg-0edge0000000000');
+    const extra = build({ backendName: 'app-cluster3.example.com', securityGroups: [edge] }, { noGroup: true }).template();
+    const lts = Object.values(extra.findResources('AWS::EC2::LaunchTemplate')) as Array<{ Properties: { LaunchTemplateData: { SecurityGroupIds: unknown[] } } }>;
+    expect(lts).toHaveLength(2);
+    for (const lt of lts) {
+      expect(lt.Properties.LaunchTemplateData.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^PairSecurityGroup/), 'GroupId'] }, 'sg-0edge0000000000']);
+    }
+  });
+});
+
+/** Where the pair's rendered files were staged for its Config asset. */
+function configDir(stack: Stack, pair: HaproxyFailoverPair): string {
+  const asset = pair.node.findChild('Config') as s3assets.Asset;
+  const outdir = (stack.node.root as App).outdir;
+  return path.isAbsolute(asset.assetPath) ? asset.assetPath : path.join(outdir, asset.assetPath);
+}

@@ -104,6 +104,44 @@ describe('renderHaproxyConfig', () => {
   });
 });
 
+describe('renderHaproxyConfig in DNS mode (backendName)', () => {
+  const clients = [{ name: 'a', port: 9001, backendPort: 7001 }, { name: 'b', port: 9002 }];
+  const dns = renderHaproxyConfig({ ...base, clients, backendName: 'app-cluster3.example.com' });
+
+  test('resolves through the node\'s own resolvers, re-resolving often and keeping the last good answer through errors', () => {
+    const section = dns['haproxy.cfg'].split('\n\n').find((s) => s.includes('resolvers vpc'))!;
+    expect(section).toMatch(/^resolvers vpc$/m);
+    expect(section).toContain('  parse-resolv-conf');
+    expect(section).toContain('  accepted_payload_size 8192');
+    expect(section).toContain('  hold valid 5s');
+    for (const status of ['other', 'refused', 'nx', 'timeout']) expect(section).toContain(`  hold ${status} 30s`);
+    expect(section).toContain('  hold obsolete 10s');
+    expect(section).toMatch(/timeout resolve 1s/);
+  });
+
+  test('fills maxBackendServers slots from the name, without ports, starting empty so HAProxy starts before the name resolves', () => {
+    const backend = dns['app-backend.cfg']!;
+    expect(backend.startsWith(dns['app-backend.head'])).toBe(true);
+    expect(backend).toMatch(/^ {2}server-template app 64 app-cluster3\.example\.com resolvers vpc resolve-prefer ipv4 init-addr none check$/m);
+    expect(backend.match(/^ {2}server/gm)).toHaveLength(1);
+    expect(backend).toContain('default-server check port 80');
+    expect(renderHaproxyConfig({ ...base, clients, backendSlots: 8, backendName: 'x.example.com' })['app-backend.cfg']).toContain('server-template app 8 x.example.com ');
+  });
+
+  test('keeps the frontend, port maps and head of the group mode; the group mode has no resolvers and no complete backend', () => {
+    const group = renderHaproxyConfig({ ...base, clients });
+    expect(dns['backend-ports.map']).toBe(group['backend-ports.map']);
+    expect(dns['clients.map']).toBe(group['clients.map']);
+    expect(dns['haproxy.cfg'].slice(dns['haproxy.cfg'].indexOf('defaults'))).toBe(group['haproxy.cfg'].slice(group['haproxy.cfg'].indexOf('defaults')));
+    expect(group['haproxy.cfg']).not.toContain('resolvers');
+    expect(group['app-backend.cfg']).toBeUndefined();
+  });
+
+  test('hold obsolete follows dnsHoldObsoleteSeconds', () => {
+    expect(renderHaproxyConfig({ ...base, clients, backendName: 'x.example.com', dnsHoldObsoleteSeconds: 3 })['haproxy.cfg']).toContain('  hold obsolete 3s');
+  });
+});
+
 describe('renderKeepalivedConfig', () => {
   const k = { paths, virtualRouterId: 51, advertIntervalMs: 50, preemptDelaySeconds: 10 };
   test('tracks HAProxy through a fail-closed track file, VRRPv3, both nodes BACKUP, unicast peers from peers.conf', () => {

@@ -62,6 +62,27 @@ describe('rendered files accepted by the real programs', () => {
     expect(r.status).toBe(0);
   });
 
+  test('haproxy -c accepts the DNS-mode configuration (resolvers, server-template over a name) for 300 clients', () => {
+    const configDir = path.join(dir, 'dns');
+    fs.mkdirSync(configDir);
+    const files = renderHaproxyConfig({
+      clients: clients(300),
+      paths: { configDir, runDir: configDir },
+      maxConnections: 20000,
+      backendCheckPort: 80,
+      backendSlots: 64,
+      statsPort: 8404,
+      hardStopAfterSeconds: 3600,
+      backendName: 'app-cluster3.example.com',
+    });
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(configDir, name), text);
+    // The files exactly as shipped: the agent writes nothing in DNS mode.
+    const r = spawnSync('haproxy', ['-c', '-f', path.join(configDir, 'haproxy.cfg'), '-f', path.join(configDir, 'app-backend.cfg')], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toContain('Configuration file is valid');
+    expect(r.stderr).not.toMatch(/ALERT|WARNING/);
+    expect(r.status).toBe(0);
+  });
+
   test.each([
     ['the event-driven track file (default)', HaproxyTracking.FILE, 0],
     ['a polled check script with a weight above the gap', HaproxyTracking.SCRIPT, -5],
