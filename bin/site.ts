@@ -30,8 +30,17 @@ export const SITE_DOMAIN = 'example.com';
 /** The two swappable copies of the app stack. */
 export type AppCopy = 'blue' | 'green';
 
+/** The stable name of the app: the edge sends traffic to it; the Addresses stack points it at app-blue or app-green. */
+export const APP_CLUSTER_NAME = 'app-cluster3';
+
 export class NetworkStack extends Stack {
   public readonly vpc: ec2.Vpc;
+  /**
+   * Carried by the TCP edge's nodes; app fleets admit it on the edge's backend ports. Owned here, by the long-lived
+   * stack both sides already use, so that neither the Edge nor an App copy references the other: App copies and the
+   * Edge can each be deleted, recreated or swapped without an export lock or a change to the other.
+   */
+  public readonly edgeSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: StackProps) {
     super(scope, id, props);
@@ -45,6 +54,12 @@ export class NetworkStack extends Stack {
       ],
     });
     this.vpc.addFlowLog('FlowLog');
+    // Outbound open: an App copy's allowFrom then adds no egress rule here (this stack never changes per copy).
+    this.edgeSecurityGroup = new ec2.SecurityGroup(this, 'EdgeSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Carried by the TCP edge (HAProxy pair) nodes; app fleets admit it on the edge backend ports',
+      allowAllOutbound: true,
+    });
   }
 }
 
@@ -77,6 +92,10 @@ export interface AppStackProps extends StackProps {
   readonly addresses?: AddressStack;
   /** Which copy this is; its instances register under `app-<copy>.<domain>`. Must not depend on which copy is active. */
   readonly copy?: AppCopy;
+  /** The edge's security group (from the Network stack), admitted on `edgePorts`. @default - the edge cannot reach the app */
+  readonly edgeSecurityGroup?: ec2.ISecurityGroup;
+  /** The ports the edge connects to on the app: streams and health checks. @default edgeBackendPorts() */
+  readonly edgePorts?: ec2.Port[];
 }
 
 export class AppStack extends Stack {
@@ -117,6 +136,13 @@ export class AppStack extends Stack {
     this.leader.installOn(this.fleet);
     // A revision that cannot deploy to new instances makes the group relaunch them forever: stop it at the third.
     this.launchLoopGuard = this.fleet.guardLaunchLoops();
+    if (props.edgeSecurityGroup) {
+      // The rule lives here, on this copy's own group, and names the Network stack's group: the Edge never names an
+      // App copy, and this copy does not care which copy is active (the edge resolves app-cluster3 to find it).
+      for (const port of props.edgePorts ?? edgeBackendPorts()) {
+        this.fleet.connections.allowFrom(props.edgeSecurityGroup, port, 'TCP edge (HAProxy pair): client streams and health checks');
+      }
+    }
 
     if (props.addresses && props.copy) {
       // The copy's own name (app-blue / app-green) in the private zone, kept equal to its in-service instances.
@@ -196,25 +222,43 @@ export function exampleEdgeClients(count = 300): HaproxyClient[] {
   }));
 }
 
-export interface EdgeStackProps extends StackProps {
-  readonly vpc: ec2.IVpc;
-  /** The app fleet the pair sends client streams to. */
-  readonly appFleet: MultiAzFleet;
-  /** The Elastic IP clients connect to (from the Addresses stack). @default - the pair creates and retains its own */
-  readonly elasticIpAllocationId?: string;
+/** The ports the edge connects to on the app instances: the customers' backend ports (as one range) and the check port. */
+export function edgeBackendPorts(clients: HaproxyClient[] = exampleEdgeClients(), checkPort = 80): ec2.Port[] {
+  const ports = clients.map((c) => c.backendPort ?? c.port);
+  const [low, high] = [Math.min(...ports), Math.max(...ports)];
+  return [low === high ? ec2.Port.tcp(low) : ec2.Port.tcpRange(low, high), ec2.Port.tcp(checkPort)];
 }
 
-/** The TCP edge: a HAProxy + keepalived pair routing a port per customer to the app fleet; replaceable. */
+export interface EdgeStackProps extends StackProps {
+  readonly vpc: ec2.IVpc;
+  /**
+   * The long-lived address stack: the pair's Elastic IP (`edge`) is read from its SSM parameter (a weak reference),
+   * and the app is reached by its stable name `app-cluster3.<zone>`.
+   */
+  readonly addresses: AddressStack;
+  /** The Network stack's group that the app copies admit; the nodes carry it besides their own. */
+  readonly edgeSecurityGroup: ec2.ISecurityGroup;
+}
+
+/**
+ * The TCP edge: a HAProxy + keepalived pair routing a port per customer to the app; replaceable. It references no App
+ * copy: HAProxy resolves app-cluster3 at run time (the Addresses stack's blue/green CNAME to app-blue or app-green, whose
+ * A records each copy's DnsRegistrar keeps), so a blue/green swap or a deleted copy never changes this stack.
+ */
 export class EdgeStack extends Stack {
   public readonly pair: HaproxyFailoverPair;
 
   constructor(scope: Construct, id: string, props: EdgeStackProps) {
     super(scope, id, props);
+    const refs = props.addresses.referencesIn(this, 'Addresses');
     this.pair = new HaproxyFailoverPair(this, 'Pair', {
       vpc: props.vpc,
-      backendGroup: props.appFleet.autoScalingGroup,
+      // Draining: the copy's DnsRegistrar takes a terminating instance out of its name and holds it for its drainTime;
+      // HAProxy stops sending new streams to it within the TTL, open streams go on until then.
+      backendName: props.addresses.fqdn(APP_CLUSTER_NAME),
+      securityGroups: [props.edgeSecurityGroup],
       clients: exampleEdgeClients(),
-      elasticIpAllocationId: props.elasticIpAllocationId,
+      elasticIpAllocationId: refs.elasticIpAllocationId('edge'),
       // Customers on the VPN reach the pair at a private address outside the VPC range.
       vpnVirtualIp: '172.31.255.10',
       vpnRouteSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
@@ -261,6 +305,7 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
           vpc: network.vpc,
           addresses,
           copy,
+          edgeSecurityGroup: network.edgeSecurityGroup,
           description: `resilient-fleet reference site: app fleet (${copy}); swappable`,
         })
       : undefined;
@@ -280,10 +325,14 @@ export function buildReferenceSite(app: App, options: SiteOptions = {}) {
     vpc: network.vpc,
     description: 'resilient-fleet reference site: queue workers scaled on backlog, from and to zero; replaceable',
   });
-  const activeApp = active === 'green' ? appGreen : appBlue;
-  const edge = activeApp
-    ? new EdgeStack(app, 'Edge', { env: SITE_ENV, vpc: network.vpc, appFleet: activeApp.fleet, description: 'resilient-fleet reference site: HAProxy failover pair, a port per customer; replaceable' })
-    : undefined;
+  // The edge follows app-cluster3 by DNS, so it neither depends on nor changes with the active copy.
+  const edge = new EdgeStack(app, 'Edge', {
+    env: SITE_ENV,
+    vpc: network.vpc,
+    addresses,
+    edgeSecurityGroup: network.edgeSecurityGroup,
+    description: 'resilient-fleet reference site: HAProxy failover pair, a port per customer; replaceable',
+  });
   return { network, addresses, data, appBlue, appGreen, workers, edge };
 }
 
@@ -310,7 +359,7 @@ function buildAddresses(app: App, network: NetworkStack, options: SiteOptions): 
   addresses.addCname('db-master.site2', `db-master-cluster3.${SITE_DOMAIN}`, { visibility: NameVisibility.PRIVATE });
   // The blue-green switch: app-cluster3 (what the edge sends traffic to) points at app-blue or app-green,
   // whose A records each copy's DnsRegistrar keeps equal to its in-service instances.
-  addresses.addBlueGreenName('app-cluster3', {
+  addresses.addBlueGreenName(APP_CLUSTER_NAME, {
     blueTarget: `app-blue.${SITE_DOMAIN}`,
     greenTarget: `app-green.${SITE_DOMAIN}`,
     active: options.active === 'green' ? BlueGreen.GREEN : BlueGreen.BLUE,

@@ -133,6 +133,38 @@ describe('blue/green on the reference site', () => {
   });
 });
 
+describe('the edge on the reference site', () => {
+  const edgeText = blue.templates.Edge;
+  const edge = blue.json.Edge;
+
+  test('references no App copy: it follows app-cluster3 by name, and deleting both copies leaves its template unchanged', () => {
+    expect(blue.dependencies.Edge).toEqual(expect.arrayContaining(['Addresses', 'Network']));
+    expect(blue.dependencies.Edge.filter((d) => d.startsWith('App-'))).toEqual([]);
+    expect(edgeText).not.toMatch(/App-(blue|green)|AppBlue|AppGreen/);
+    expect(edgeText).toContain('RFHA_BACKEND_NAME=app-cluster3.example.com');
+    expect(edgeText).not.toContain('RFHA_BACKEND_GROUP');
+    expect(Object.values(edge.Resources).filter((r) => r.Type === 'AWS::AutoScaling::LifecycleHook')).toEqual([]);
+    expect(synth({ active: 'blue', appCopies: [] }).templates.Edge).toEqual(edgeText);
+  });
+
+  test('uses the Addresses stack\'s Elastic IP through its SSM parameter and creates none', () => {
+    expect(Object.values(edge.Resources).filter((r) => r.Type === 'AWS::EC2::EIP')).toEqual([]);
+    const read = Object.values(edge.Parameters ?? {}).filter((p) => p.Type === 'AWS::SSM::Parameter::Value<String>').map((p) => p.Default);
+    expect(read).toContain('/resilient-fleet/addresses/example.com/elastic-ips/edge/allocation-id');
+  });
+
+  test('each App copy admits the Network stack\'s edge group on the backend ports and the check port; the Edge\'s nodes carry it', () => {
+    for (const copy of ['App-blue', 'App-green']) {
+      const rules = Object.values(blue.json[copy].Resources).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && JSON.stringify(r.Properties).includes('EdgeSecurityGroup'));
+      expect(rules.map((r) => [r.Properties!.FromPort, r.Properties!.ToPort]).sort()).toEqual([[80, 80], [9001, 9300]]);
+    }
+    const lts = Object.values(edge.Resources).filter((r) => r.Type === 'AWS::EC2::LaunchTemplate');
+    expect(lts).toHaveLength(2);
+    for (const lt of lts) expect(JSON.stringify(lt.Properties)).toContain('EdgeSecurityGroup');
+    expect(Object.values(edge.Resources).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress' && !JSON.stringify(r.Properties).includes('"112"'))).toEqual([]);
+  });
+});
+
 describe('choosing the active copy from context', () => {
   const withContext = (context: Record<string, string>) => siteOptionsFromContext(new App({ context }));
 

@@ -246,7 +246,7 @@ function userDataOfAny(t: Template): string {
 }
 
 describe('HaproxyFailoverPair validation', () => {
-  const cases: Array<[string, Partial<HaproxyFailoverPairProps>, RegExp, { azs?: number }?]> = [
+  const cases: Array<[string, Partial<HaproxyFailoverPairProps>, RegExp, { azs?: number; noGroup?: boolean }?]> = [
     ['both clients and clientsFile', { clients: CLIENTS, clientsFile: 'x.json' }, /clientsFile: got "x.json"; allowed: either clients or clientsFile, not both/],
     ['a missing clientsFile', { clients: undefined, clientsFile: 'does-not-exist.json' }, /clientsFile: cannot read "does-not-exist.json"/],
     ['duplicate client names', { clients: [{ name: 'a', port: 9001 }, { name: 'a', port: 9002 }] }, /clients\[1\]\.name: got "a"; allowed: a name used once/],
