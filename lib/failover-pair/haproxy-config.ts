@@ -162,8 +162,9 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
 
 /**
  * The resolvers section of DNS mode: the node's own resolvers (in a VPC, the Route 53 Resolver, which answers for
- * private hosted zones), queried every `hold valid` seconds. Answers are cached by the resolver for at most the
- * record's TTL, so a change of the name reaches HAProxy within TTL + `hold valid`.
+ * private hosted zones), queried every `timeout resolve` (1 s). The resolver caches an answer for at most the
+ * record's TTL, so a change of the name reaches HAProxy within about TTL + 1 s (measured in the lab with TTL 1 s:
+ * about 1 s, test/system/failover-pair-dns.test.ts).
  */
 function renderResolvers(holdObsoleteSeconds: number): string[] {
   return [
@@ -175,13 +176,14 @@ function renderResolvers(holdObsoleteSeconds: number): string[] {
     '  resolve_retries 3',
     '  timeout resolve 1s',
     '  timeout retry 1s',
-    // Re-resolve every 5 s; keep the last good answer through errors for a while rather than emptying the backend.
+    // A failed answer (error, refused, NXDOMAIN, timeout) empties no slot while a valid one came within 30 s.
     '  hold valid 5s',
     '  hold other 30s',
     '  hold refused 30s',
     '  hold nx 30s',
     '  hold timeout 30s',
-    // An address that left the answer stops getting new streams after this; open streams are never cut by it.
+    // An address that left the answer gets new streams for at most this long (rides out one lost or partial answer);
+    // its open streams are never cut by leaving the name.
     `  hold obsolete ${holdObsoleteSeconds}s`,
     '',
   ];
