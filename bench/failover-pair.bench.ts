@@ -216,7 +216,19 @@ Measured ${started} on ${result.machine.cpus} cores, ${result.machine.haproxy}, 
 
 Failover: kill to the first answer through the backup. Failback: HAProxy answering again on the preferred node to the first
 answer through it, with preempt_delay 0 (the construct's \`failbackDelay\`, default 10 s, adds to it). A failed probe is a
-connection refused or reset in the gap (the client retries at once); none waited for a SYN retransmission.
+connection refused or reset in the gap (the client tries again at its next 5 ms slot); none waited for a SYN retransmission.
+
+Where the failover time goes (a diagnostic run with \`ip -ts monitor\` on keepalived's marker address in each node and on the
+clients' route, 5 kills): HAProxy killed -> the master in FAULT after 1 to 6 ms (the supervisor writes the track file in place
+with shell builtins; keepalived reads it through inotify) -> the backup MASTER after 3 to 14 ms -> the clients' route moved
+after 9 to 29 ms (keepalived starts notify.sh, which records the state and starts the move command) -> the first answer through
+the backup at the prober's next slot, which on this shared 2-core machine slips by up to about 15 ms. Before 2026-11-22 the
+same steps took 7 to 14 ms (FAULT) and 33 to 43 ms (route): the supervisor forked \`mv\` to mark HAProxy down, notify.sh ran
+\`mkdir\`, \`mv\` and \`date\` before the move, and the lab's move used \`ip netns exec\` (a mount namespace and a /sys remount).
+
+The last step is the lab's stand-in, not AWS: here the move is \`ip -n <clients> route replace\`, a local netlink call of a
+millisecond or two. On AWS the agent's \`move\` makes EC2 API calls (ReplaceRoute, AssociateAddress); their latency and
+propagation are not measured here and will dominate a real failover.
 
 ## Reloads (${RELOADS} master-worker reloads, USR2, under load)
 

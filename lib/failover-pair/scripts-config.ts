@@ -37,7 +37,10 @@ export function renderSupervisorScript(o: SupervisorOptions): string {
 set -u
 up=${shellQuote(`${run}/haproxy.up`)}
 pidfile=${shellQuote(`${run}/haproxy.pid`)}
-mark() { printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; }
+# Down is written in place with shell builtins only (no fork, about 2 to 5 ms sooner on a busy node): keepalived
+# reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
+# Up goes through a rename, so keepalived never reads a half-written "1".
+mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
 pid=0
 stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
 trap stop TERM INT
@@ -74,13 +77,15 @@ export function renderNotifyScript(o: NotifyOptions): string {
 # Records the state (the move command re-reads it and stops if this node is no longer MASTER), and on MASTER
 # moves the clients' address to this node. A node that becomes BACKUP or FAULT gives up the address by
 # doing nothing: the new master's move takes it (EIP reassociation and route replacement are exclusive).
+# The move starts right after the state is recorded, before the log line: every program this script runs
+# (mkdir, mv, date) costs a fork and exec, a few milliseconds each on a busy node, all on the failover path.
 state="$3"
-mkdir -p ${shellQuote(run)}
+[ -d ${shellQuote(run)} ] || mkdir -p ${shellQuote(run)}
 printf '%s\\n' "$state" > ${shellQuote(`${run}/vrrp.state.tmp`)} && mv -f ${shellQuote(`${run}/vrrp.state.tmp`)} ${shellQuote(`${run}/vrrp.state`)}
-echo "$(date -u +%FT%T.%NZ) $state" >> ${shellQuote(`${run}/vrrp.log`)}
 if [ "$state" = MASTER ]; then
   ( ${o.moveCommand} ) >> ${shellQuote(`${run}/move.log`)} 2>&1 &
 fi
+echo "$(date -u +%FT%T.%NZ) $state" >> ${shellQuote(`${run}/vrrp.log`)}
 exit 0
 `;
 }

@@ -182,6 +182,13 @@ describe('scripts', () => {
     const s = renderNotifyScript({ paths, moveCommand: 'node /opt/rfha/agent/index.mjs move' });
     expect(s).toContain('if [ "$state" = MASTER ]; then\n  ( node /opt/rfha/agent/index.mjs move )');
     expect(s).toContain("'/run/rfha/vrrp.state'");
+    // The move starts before the log line's `date`, and after the state file it re-reads.
+    expect(s.indexOf('index.mjs move')).toBeGreaterThan(s.indexOf("'/run/rfha/vrrp.state'"));
+    expect(s.indexOf('index.mjs move')).toBeLessThan(s.indexOf('$(date'));
+  });
+  test('the supervisor marks HAProxy down with builtins only (no fork on the failover path)', () => {
+    const s = renderSupervisorScript({ paths, configFiles: ['/etc/rfha/haproxy.cfg'], readinessPort: 8404, restartDelaySeconds: 2 });
+    expect(s).toContain(`if [ "$1" = 0 ]; then printf '0\\n' > "$up";`);
   });
   test('shellQuote survives quotes', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
