@@ -487,18 +487,10 @@ export class MultiAzFleet extends Construct {
       'subnets in at least 2 Availability Zones (3 recommended)',
       'select subnets in more Availability Zones, or give the VPC maxAzs: 3 (a stack needs an env and cdk.context.json for 3 AZs)',
     );
-    check.integerInRange('minCapacity', props.minCapacity, 0, 10_000);
-    check.integerInRange('maxCapacity', props.maxCapacity, 1, 10_000);
+    check.capacityRange(props, v.minCapacity, v.maxCapacity);
     check.integerInRange('desiredCapacity', props.desiredCapacity, 0, 10_000);
     check.integerInRange('maxBatchSize', props.maxBatchSize, 1, 10_000);
     check.integerInRange('minInstancesInService', props.minInstancesInService, 0, 10_000);
-    check.check(
-      v.minCapacity > v.maxCapacity,
-      'minCapacity',
-      v.minCapacity,
-      `at most maxCapacity (${v.maxCapacity})`,
-      'lower minCapacity or raise maxCapacity',
-    );
     if (props.desiredCapacity !== undefined) {
       check.check(
         props.desiredCapacity < v.minCapacity || props.desiredCapacity > v.maxCapacity,

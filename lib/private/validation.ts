@@ -30,6 +30,16 @@ export class PropsValidator {
     );
   }
 
+  /**
+   * Checks a group's capacity props: whole numbers in range, and the resolved minimum not above the resolved maximum.
+   * Shared by every construct that sizes an Auto Scaling group, so the same mistake reads the same everywhere.
+   */
+  public capacityRange(props: { readonly minCapacity?: number; readonly maxCapacity?: number }, minCapacity: number, maxCapacity: number): void {
+    this.integerInRange('minCapacity', props.minCapacity, 0, 10_000);
+    this.integerInRange('maxCapacity', props.maxCapacity, 1, 10_000);
+    this.check(minCapacity > maxCapacity, 'minCapacity', minCapacity, `at most maxCapacity (${maxCapacity})`, 'lower minCapacity or raise maxCapacity');
+  }
+
   /** Adds a free-form problem (already phrased with prop, value, allowed and fix). */
   public add(message: string): void {
     this.problems.push(message);

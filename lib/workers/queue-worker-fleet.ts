@@ -459,15 +459,7 @@ export class QueueWorkerFleet extends Construct {
     },
   ): void {
     const check = new PropsValidator('QueueWorkerFleet');
-    check.integerInRange('minCapacity', props.minCapacity, 0, 10_000);
-    check.integerInRange('maxCapacity', props.maxCapacity, 1, 10_000);
-    check.check(
-      v.minCapacity > v.maxCapacity,
-      'minCapacity',
-      v.minCapacity,
-      `at most maxCapacity (${v.maxCapacity})`,
-      'lower minCapacity or raise maxCapacity',
-    );
+    check.capacityRange(props, v.minCapacity, v.maxCapacity);
     check.integerInRange('jobsPerWorker', props.jobsPerWorker, 1, 1000);
     check.check(
       props.maxReceiveCount !== undefined && props.queue !== undefined,
