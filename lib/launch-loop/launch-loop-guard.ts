@@ -22,7 +22,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
-import { acknowledgeNag } from '../private/nag';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator } from '../private/validation';
 
 /** What the guard does to the group when it confirms a launch loop. */
@@ -327,6 +327,7 @@ export class LaunchLoopGuard extends Construct {
     // Publishing to a topic encrypted with the user's own key needs that key too.
     if (props.topic?.masterKey) props.topic.masterKey.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey*');
 
+    const instancesArn = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
     const groupArn = stack.formatArn({
       service: 'autoscaling',
       resource: 'autoScalingGroup',
@@ -351,7 +352,7 @@ export class LaunchLoopGuard extends Construct {
         new iam.PolicyStatement({
           sid: 'ConsoleOutputOfTheGroupsInstances',
           actions: ['ec2:GetConsoleOutput'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+          resources: [instancesArn],
           conditions: { StringEquals: { 'ec2:ResourceTag/aws:autoscaling:groupName': groupName } },
         }),
       );
@@ -375,9 +376,6 @@ export class LaunchLoopGuard extends Construct {
     }
 
     const policy = role.node.tryFindChild('DefaultPolicy') ?? role;
-    const region = nagToken(stack.region, '<AWS::Region>');
-    const account = nagToken(stack.account, '<AWS::AccountId>');
-    const partition = nagToken(stack.partition, '<AWS::Partition>');
     const reason = (why: string) => `LaunchLoopGuard hook: ${why}`;
     acknowledgeNag(policy, 'AwsSolutions-IAM5', reason('Auto Scaling Describe* actions support no resource-level permissions (AWS service authorization reference).'), 'Resource::*');
     acknowledgeNag(
@@ -391,7 +389,7 @@ export class LaunchLoopGuard extends Construct {
         policy,
         'AwsSolutions-IAM5',
         reason('the group\'s ARN has a generated id segment; the statement is scoped to the group by its name.'),
-        `Resource::arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${nagToken(groupName, `<${this.refLogicalId(props.autoScalingGroup)}>`)}`,
+        `Resource::${nagRender(stack, groupArn)}`,
       );
     }
     if (v.consoleLines > 0) {
@@ -399,15 +397,9 @@ export class LaunchLoopGuard extends Construct {
         policy,
         'AwsSolutions-IAM5',
         reason('console output of instances tagged aws:autoscaling:groupName=<the guarded group> only (tag condition; instance ids are not known in advance).'),
-        `Resource::arn:${partition}:ec2:${region}:${account}:instance/*`,
+        `Resource::${nagRender(stack, instancesArn)}`,
       );
     }
-  }
-
-  /** The logical id cdk-nag prints for a group referenced by Ref. */
-  private refLogicalId(group: autoscaling.IAutoScalingGroup): string {
-    const cfn = group.node.defaultChild as autoscaling.CfnAutoScalingGroup | undefined;
-    return cfn ? Stack.of(group).getLogicalId(cfn) : group.node.id;
   }
 
   private validate(props: LaunchLoopGuardProps, v: { window: Duration; shortLivedTime: Duration }): void {
@@ -448,9 +440,4 @@ export class LaunchLoopGuard extends Construct {
     }
     check.throwIfAny();
   }
-}
-
-/** How cdk-nag prints a value in a finding id: literal when known at synth time, else the placeholder. */
-function nagToken(value: string, placeholder: string): string {
-  return Token.isUnresolved(value) ? placeholder : value;
 }
