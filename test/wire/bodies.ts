@@ -1,0 +1,213 @@
+/**
+ * Wire bodies in each service's documented format, for the harness in ./server.ts. The envelopes follow the AWS API
+ * references (each page is listed in test/fixtures/events/SOURCES.md, "Wire bodies"):
+ * - EC2 query errors: `<Response><Errors><Error><Code>..</Code><Message>..</Message></Error></Errors><RequestID>..</RequestID></Response>`
+ *   (Amazon EC2 API Reference, "Error codes for the Amazon EC2 API", example error response);
+ * - query errors of RDS, Auto Scaling and SNS: `<ErrorResponse><Error><Type>Sender</Type><Code>..</Code><Message>..</Message></Error>
+ *   <RequestId>..</RequestId></ErrorResponse>`;
+ * - JSON errors: `{"__type": "...#Code", "message": ".."}` (Amazon DynamoDB Developer Guide, "Error handling with DynamoDB");
+ *   SQS and CloudWatch, which speak JSON with query compatibility, add the `x-amzn-query-error: Code;Sender` header
+ *   (Amazon SQS Developer Guide, "Interpreting Amazon SQS JSON API responses");
+ * - Route 53 REST errors: `<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>..`
+ *   (Amazon Route 53 API Reference, "REST Responses", error responses).
+ * Error codes, HTTP statuses and messages are the ones each operation's "Errors" section documents.
+ */
+import type { WireAnswer } from './server';
+
+const REQUEST_ID = '7b7e3c5a-0a4b-4b8e-9d2f-example';
+
+export const XMLNS = {
+  ec2: 'http://ec2.amazonaws.com/doc/2016-11-15/',
+  rds: 'http://rds.amazonaws.com/doc/2014-10-31/',
+  autoscaling: 'http://autoscaling.amazonaws.com/doc/2011-01-01/',
+  sns: 'http://sns.amazonaws.com/doc/2010-03-31/',
+  route53: 'https://route53.amazonaws.com/doc/2013-04-01/',
+} as const;
+
+/** Escapes text for an XML element. */
+export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const xml = (status: number, body: string): WireAnswer => ({ status, headers: { 'content-type': 'text/xml' }, body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` });
+
+// ---------- success envelopes ----------
+
+/** A query-protocol success (RDS, Auto Scaling, SNS): `<ActionResponse><ActionResult>inner</ActionResult><ResponseMetadata>..`. */
+export function queryOk(service: 'rds' | 'autoscaling' | 'sns', action: string, innerXml = ''): WireAnswer {
+  return xml(
+    200,
+    `<${action}Response xmlns="${XMLNS[service]}"><${action}Result>${innerXml}</${action}Result><ResponseMetadata><RequestId>${REQUEST_ID}</RequestId></ResponseMetadata></${action}Response>`,
+  );
+}
+
+/** A query-protocol success with no Result element (actions whose output is empty, e.g. SetInstanceProtection). */
+export function queryOkEmpty(service: 'rds' | 'autoscaling' | 'sns', action: string): WireAnswer {
+  return xml(200, `<${action}Response xmlns="${XMLNS[service]}"><ResponseMetadata><RequestId>${REQUEST_ID}</RequestId></ResponseMetadata></${action}Response>`);
+}
+
+/** An EC2 query success: `<ActionResponse xmlns=..><requestId>..</requestId>inner</ActionResponse>`. */
+export function ec2Ok(action: string, innerXml = ''): WireAnswer {
+  return xml(200, `<${action}Response xmlns="${XMLNS.ec2}"><requestId>${REQUEST_ID}</requestId>${innerXml}</${action}Response>`);
+}
+
+/** A JSON-protocol success. */
+export function jsonOk(body: unknown = {}, version: '1.0' | '1.1' = '1.0'): WireAnswer {
+  return { status: 200, headers: { 'content-type': `application/x-amz-json-${version}` }, body: JSON.stringify(body) };
+}
+
+/** A Route 53 REST/XML success. */
+export function route53Ok(rootElement: string, innerXml: string, status = 200): WireAnswer {
+  return xml(status, `<${rootElement} xmlns="${XMLNS.route53}">${innerXml}</${rootElement}>`);
+}
+
+// ---------- error envelopes ----------
+
+/** An EC2 error, as the EC2 API Reference's example error response shows it. */
+export function ec2Error(code: string, message: string, status = 400): WireAnswer {
+  return xml(status, `<Response><Errors><Error><Code>${esc(code)}</Code><Message>${esc(message)}</Message></Error></Errors><RequestID>${REQUEST_ID}</RequestID></Response>`);
+}
+
+/** A query-protocol error (RDS, Auto Scaling, SNS). */
+export function queryError(code: string, message: string, status = 400, type: 'Sender' | 'Receiver' = 'Sender'): WireAnswer {
+  return xml(status, `<ErrorResponse><Error><Type>${type}</Type><Code>${esc(code)}</Code><Message>${esc(message)}</Message></Error><RequestId>${REQUEST_ID}</RequestId></ErrorResponse>`);
+}
+
+/**
+ * A JSON-protocol error. `namespace` prefixes the type as the services send it (`com.amazonaws.dynamodb.v20120810#`);
+ * `queryError` adds the header that query-compatible services (SQS, CloudWatch) send with the query-era code.
+ */
+export function jsonError(type: string, message: string, opts: { status?: number; namespace?: string; version?: '1.0' | '1.1'; queryError?: string } = {}): WireAnswer {
+  const headers: Record<string, string> = { 'content-type': `application/x-amz-json-${opts.version ?? '1.0'}` };
+  if (opts.queryError) headers['x-amzn-query-error'] = opts.queryError;
+  return { status: opts.status ?? 400, headers, body: JSON.stringify({ __type: `${opts.namespace ?? ''}${type}`, message }) };
+}
+
+/** A Route 53 REST error. */
+export function route53Error(code: string, message: string, status = 400): WireAnswer {
+  return xml(status, `<ErrorResponse xmlns="${XMLNS.route53}"><Error><Type>Sender</Type><Code>${esc(code)}</Code><Message>${esc(message)}</Message></Error><RequestId>${REQUEST_ID}</RequestId></ErrorResponse>`);
+}
+
+/** A 500 with an empty body (a service fault the SDK can only classify by status). */
+export const internalError: WireAnswer = { status: 500, headers: { 'content-type': 'text/xml' }, body: '' };
+
+// ---------- documented errors, per service (codes, statuses and messages from each operation's "Errors" section) ----------
+
+export const rds = {
+  /** DBInstanceNotFound, HTTP 404: "DBInstanceIdentifier doesn't refer to an existing DB instance." The SDK names it DBInstanceNotFoundFault. */
+  dbInstanceNotFound: (id: string) => queryError('DBInstanceNotFound', `DBInstance ${id} not found.`, 404),
+  /** DBInstanceAlreadyExists, HTTP 400: "The user already has a DB instance with the given identifier." */
+  dbInstanceAlreadyExists: () => queryError('DBInstanceAlreadyExists', 'DB instance already exists'),
+  /** InvalidDBInstanceState, HTTP 400: "The DB instance isn't in a valid state." */
+  invalidDbInstanceState: (id: string) => queryError('InvalidDBInstanceState', `DB instance ${id} is not in available state.`),
+  /** DBSnapshotNotFound, HTTP 404: "DBSnapshotIdentifier doesn't refer to an existing DB snapshot." */
+  dbSnapshotNotFound: (id: string) => queryError('DBSnapshotNotFound', `DBSnapshot ${id} not found.`, 404),
+  /** PointInTimeRestoreNotEnabled, HTTP 400. */
+  pointInTimeRestoreNotEnabled: () => queryError('PointInTimeRestoreNotEnabled', 'SourceDBInstanceIdentifier refers to a DB instance with BackupRetentionPeriod equal to 0.'),
+  /** InsufficientDBInstanceCapacity, HTTP 400: "The specified DB instance class isn't available in the specified Availability Zone." */
+  insufficientCapacity: () => queryError('InsufficientDBInstanceCapacity', 'The specified DB instance class is not available in the specified Availability Zone.'),
+  /** Common error Throttling, HTTP 400: "The request was denied due to request throttling." */
+  throttling: () => queryError('Throttling', 'Rate exceeded'),
+  /** Common error AccessDenied, HTTP 403 (fresh IAM grants propagate for a few seconds). */
+  accessDenied: (action: string) => queryError('AccessDenied', `User: arn:aws:sts::123456789012:assumed-role/hook/fn is not authorized to perform: rds:${action}`, 403),
+};
+
+export const ec2 = {
+  /** InvalidInstanceID.NotFound, HTTP 400 (the EC2 API Reference's example error response). */
+  instanceNotFound: (id: string) => ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`),
+  /** RequestLimitExceeded: "The maximum request rate permitted by the Amazon EC2 APIs has been exceeded for your account." */
+  requestLimitExceeded: () => ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503),
+  /** UnauthorizedOperation, HTTP 403: "You are not authorized to perform this operation." */
+  unauthorizedOperation: () => ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403),
+  /** InsufficientInstanceCapacity, HTTP 500 (server error table): "There is not enough capacity to fulfill your request." */
+  insufficientInstanceCapacity: () => ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient capacity in the Availability Zone you requested.', 500),
+  /** IncorrectState, HTTP 400: "The resource is in an incorrect state for the request." */
+  incorrectState: (id: string) => ec2Error('IncorrectState', `The instance '${id}' is not in a state from which it can be modified.`),
+  /** InvalidAllocationID.NotFound, HTTP 400. */
+  allocationNotFound: (id: string) => ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${id}' does not exist`),
+};
+
+export const autoscaling = {
+  /** ValidationError, HTTP 400 (CompleteLifecycleAction / RecordLifecycleActionHeartbeat on a token or instance that has no action). */
+  noActiveLifecycleAction: (instanceId: string) => queryError('ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`),
+  /** ValidationError, HTTP 400 (SetInstanceProtection on an instance that is not in the group). */
+  notInGroup: (instanceId: string, group: string) => queryError('ValidationError', `The instance ${instanceId} is not part of Auto Scaling group ${group}.`),
+  /** ResourceContention, HTTP 500: "You already have a pending update to an Amazon EC2 Auto Scaling resource." */
+  resourceContention: () => queryError('ResourceContention', 'You already have a pending update to an Auto Scaling resource (for example, a group, instance, or load balancer).', 500, 'Receiver'),
+  /** ScalingActivityInProgress, HTTP 400: "The operation can't be performed because there are scaling activities in progress." */
+  scalingActivityInProgress: () => queryError('ScalingActivityInProgress', 'Scaling activities in progress'),
+  /** Common error Throttling, HTTP 400. */
+  throttling: () => queryError('Throttling', 'Rate exceeded'),
+  /** Common error AccessDenied, HTTP 403. */
+  accessDenied: (action: string) => queryError('AccessDenied', `User is not authorized to perform: autoscaling:${action}`, 403),
+};
+
+export const sns = {
+  /** NotFound, HTTP 404: "Indicates that the requested resource does not exist." */
+  notFound: () => queryError('NotFound', 'Topic does not exist', 404),
+  /** AuthorizationError, HTTP 403. */
+  authorizationError: () => queryError('AuthorizationError', 'User is not authorized to perform: SNS:Publish', 403),
+  /** KMSAccessDenied, HTTP 400: "The ciphertext references a key that doesn't exist or that you don't have access to." */
+  kmsAccessDenied: () => queryError('KMSAccessDenied', 'The ciphertext references a key that doesn\'t exist or that you don\'t have access to.'),
+  /** Throttled, HTTP 429: "Indicates that the rate at which requests have been submitted for this action exceeds the limit for your Amazon Web Services account." */
+  throttled: () => queryError('Throttled', 'Rate exceeded', 429),
+};
+
+const DDB = 'com.amazonaws.dynamodb.v20120810#';
+export const dynamodb = {
+  /** ConditionalCheckFailedException, HTTP 400: "The conditional request failed." */
+  conditionalCheckFailed: () => jsonError('ConditionalCheckFailedException', 'The conditional request failed', { namespace: DDB }),
+  /** ProvisionedThroughputExceededException, HTTP 400. */
+  provisionedThroughputExceeded: () => jsonError('ProvisionedThroughputExceededException', 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.', { namespace: DDB }),
+  /** ResourceNotFoundException, HTTP 400 (the Developer Guide's example error response). */
+  resourceNotFound: (table: string) => jsonError('ResourceNotFoundException', `Requested resource not found: Table: ${table} not found`, { namespace: DDB }),
+  /** ThrottlingException, HTTP 400. */
+  throttling: () => jsonError('ThrottlingException', 'Rate of requests exceeds the allowed throughput.', { namespace: 'com.amazon.coral.availability#' }),
+  /** AccessDeniedException, HTTP 400. */
+  accessDenied: (action: string) => jsonError('AccessDeniedException', `User is not authorized to perform: dynamodb:${action}`, { namespace: 'com.amazon.coral.service#' }),
+};
+
+export const secretsManager = {
+  /** ResourceNotFoundException, HTTP 400: "Secrets Manager can't find the resource that you asked for." */
+  resourceNotFound: () => jsonError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", { version: '1.1' }),
+  /** DecryptionFailure, HTTP 400. */
+  decryptionFailure: () => jsonError('DecryptionFailure', "Secrets Manager can't decrypt the protected secret text using the provided KMS key.", { version: '1.1' }),
+  /** InvalidRequestException, HTTP 400 (for example a secret scheduled for deletion). */
+  invalidRequest: () => jsonError('InvalidRequestException', 'You can\'t perform this operation on the secret because it was marked for deletion.', { version: '1.1' }),
+  throttling: () => jsonError('ThrottlingException', 'Rate exceeded', { version: '1.1' }),
+};
+
+export const sqs = {
+  /** QueueDoesNotExist (query code AWS.SimpleQueueService.NonExistentQueue), HTTP 400: "Ensure that the QueueUrl is correct and that the queue has not been deleted." */
+  queueDoesNotExist: () => jsonError('QueueDoesNotExist', 'The specified queue does not exist.', { namespace: 'com.amazonaws.sqs#', queryError: 'AWS.SimpleQueueService.NonExistentQueue;Sender' }),
+  /** ReceiptHandleIsInvalid, HTTP 400: "The specified receipt handle isn't valid." */
+  receiptHandleIsInvalid: () => jsonError('ReceiptHandleIsInvalid', 'The input receipt handle is invalid.', { namespace: 'com.amazonaws.sqs#', queryError: 'ReceiptHandleIsInvalid;Sender' }),
+  /** MessageNotInflight, HTTP 400: "The specified message isn't in flight." */
+  messageNotInflight: () => jsonError('MessageNotInflight', 'The message referred to is not in flight.', { namespace: 'com.amazonaws.sqs#', queryError: 'AWS.SimpleQueueService.MessageNotInflight;Sender' }),
+  /** RequestThrottled, HTTP 400. */
+  requestThrottled: () => jsonError('RequestThrottled', 'Request is throttled.', { namespace: 'com.amazonaws.sqs#', queryError: 'RequestThrottled;Sender' }),
+};
+
+export const cloudwatch = {
+  /** InvalidParameterValue, HTTP 400 (PutMetricData). */
+  invalidParameterValue: () => jsonError('InvalidParameterValueException', 'The value 1 for parameter MetricData.member.1.Value is invalid.', { namespace: 'com.amazonaws.cloudwatch#', queryError: 'InvalidParameterValue;Sender' }),
+  /** Common error Throttling, HTTP 400. */
+  throttling: () => jsonError('ThrottlingException', 'Rate exceeded', { namespace: 'com.amazon.coral.availability#', queryError: 'Throttling;Sender' }),
+};
+
+export const codedeploy = {
+  /** DeploymentDoesNotExistException, HTTP 400: "The deployment with the user or Amazon Web Services account does not exist." */
+  deploymentDoesNotExist: (id: string) => jsonError('DeploymentDoesNotExistException', `The deployment ${id} could not be found.`, { version: '1.1' }),
+  /** DeploymentTargetDoesNotExistException, HTTP 400. */
+  deploymentTargetDoesNotExist: (id: string) => jsonError('DeploymentTargetDoesNotExistException', `The provided target ID ${id} does not belong to the deployment.`, { version: '1.1' }),
+  throttling: () => jsonError('ThrottlingException', 'Rate exceeded', { version: '1.1' }),
+};
+
+export const route53 = {
+  /** NoSuchHostedZone, HTTP 404: "No hosted zone exists with the ID that you specified." */
+  noSuchHostedZone: (zoneId: string) => route53Error('NoSuchHostedZone', `No hosted zone found with ID: ${zoneId}`, 404),
+  /** PriorRequestNotComplete, HTTP 400: "If Amazon Route 53 can't process a request before the next request arrives, it will reject subsequent requests for the same hosted zone". */
+  priorRequestNotComplete: () => route53Error('PriorRequestNotComplete', 'The request was rejected because Route 53 was still processing a prior request.'),
+  /** Throttling, HTTP 400. */
+  throttling: () => route53Error('Throttling', 'Rate exceeded'),
+  /** InvalidChangeBatch, HTTP 400: "This exception contains a list of messages that might contain one or more error messages." */
+  invalidChangeBatch: (message: string) => route53Error('InvalidChangeBatch', message),
+};
