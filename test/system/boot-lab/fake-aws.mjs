@@ -1,0 +1,465 @@
+#!/usr/bin/env node
+/**
+ * The boot lab's "AWS": one process in the lab's VPC namespace answering, in each service's documented wire format,
+ * the calls an instance makes while it boots and runs. Usage: `node fake-aws.mjs <config.json>`.
+ *
+ *   169.254.169.254:80   IMDSv2 (PUT /latest/api/token, then GET meta-data / dynamic with the token; 401 without),
+ *                        answered per instance by the caller's source address
+ *   <vpc address>:80     Amazon S3 (REST/XML, path style), EC2 and Auto Scaling (query/XML), SQS and DynamoDB
+ *                        (JSON 1.0, X-Amz-Target), told apart by X-Amz-Target or the SigV4 credential scope;
+ *                        /repo/... is the package repository the dnf stand-in reads
+ *
+ * Faults (config.fault) are windows measured from config.t0 (epoch ms, the boot's start):
+ *   s3    S3 answers 503 SlowDown                         for fault.ms (Infinity: for good)
+ *   repo  the package repository answers 503              for fault.ms
+ *   iam   every AWS API answers AccessDenied / UnauthorizedOperation (the role's policy is not there yet) for fault.ms
+ *   missing  packages the repository does not have (fault.packages)
+ * Every request is appended to config.events as one JSON line: { t, service, action, status, fault, params }.
+ */
+import { createHash, randomUUID } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const fault = config.fault ?? {};
+const faultMs = fault.ms === null || fault.ms === undefined ? Infinity : fault.ms;
+const inFault = (kind) => fault.kind === kind && Date.now() - config.t0 < faultMs;
+
+function event(e) {
+  fs.appendFileSync(config.events, JSON.stringify({ t: Date.now() - config.t0, ...e }) + '\n');
+}
+
+const xmlEscape = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+// ---- state ----------------------------------------------------------------------------------------------------
+/** instances by private address: { instanceId, privateIp, mac, eni, az, region, role, groupName, tags, lifecycleState } */
+const byIp = new Map(config.instances.map((i) => [i.privateIp, { lifecycleState: 'Pending:Wait', ...i }]));
+const byId = new Map([...byIp.values()].map((i) => [i.instanceId, i]));
+const tokens = new Set();
+const addresses = new Map(); // allocationId -> { instanceId, networkInterfaceId }
+const routes = new Map(); // routeTableId -> Map(cidr -> { networkInterfaceId })
+const queues = new Map(); // queueUrl -> { messages: [{ id, body, receipt, invisibleUntil }], waiters: [] }
+const items = new Map(); // table -> Map(key json -> item)
+
+for (const q of config.queues ?? []) queues.set(q.url, { messages: [], waiters: [] });
+for (const m of config.messages ?? []) sendMessage(m.queueUrl, m.body);
+
+function sendMessage(queueUrl, body) {
+  const q = queues.get(queueUrl);
+  const id = randomUUID();
+  q.messages.push({ id, body, receipt: '', invisibleUntil: 0 });
+  for (const w of q.waiters.splice(0)) w();
+  return id;
+}
+
+// ---- IMDSv2 -----------------------------------------------------------------------------------------------------
+function imds(req, res, body) {
+  const self = byIp.get(req.socket.remoteAddress.replace(/^::ffff:/, ''));
+  const url = new URL(req.url, 'http://169.254.169.254');
+  const send = (status, text, type = 'text/plain') => {
+    res.writeHead(status, { 'Content-Type': type });
+    res.end(text);
+    event({ service: 'imds', action: `${req.method} ${url.pathname}`, status });
+  };
+  if (!self) return send(404, 'Not Found');
+  if (req.method === 'PUT' && url.pathname === '/latest/api/token') {
+    const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
+    if (!(ttl >= 1 && ttl <= 21600)) return send(400, 'Bad Request');
+    const token = createHash('sha256').update(randomUUID()).digest('base64');
+    tokens.add(token);
+    return send(200, token);
+  }
+  if (req.method !== 'GET') return send(405, 'Method Not Allowed');
+  if (!tokens.has(req.headers['x-aws-ec2-metadata-token'])) return send(401, 'Unauthorized');
+  const p = url.pathname.replace(/\/+$/, '');
+  const tags = { 'aws:autoscaling:groupName': self.groupName, ...self.tags };
+  const creds = {
+    Code: 'Success',
+    LastUpdated: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    Type: 'AWS-HMAC',
+    AccessKeyId: 'ASIALABLABLABLAB0000',
+    SecretAccessKey: 'lab/secret/access/key/not/a/real/one/0000',
+    Token: 'lab-session-token',
+    Expiration: new Date(Date.now() + 6 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+  const meta = {
+    '/latest/meta-data/instance-id': self.instanceId,
+    '/latest/meta-data/local-ipv4': self.privateIp,
+    '/latest/meta-data/mac': self.mac,
+    [`/latest/meta-data/network/interfaces/macs/${self.mac}/interface-id`]: self.eni,
+    '/latest/meta-data/placement/availability-zone': self.az,
+    '/latest/meta-data/placement/region': self.region,
+    '/latest/meta-data/iam/security-credentials': self.role,
+    [`/latest/meta-data/iam/security-credentials/${self.role}`]: JSON.stringify(creds),
+    '/latest/meta-data/iam/info': JSON.stringify({ Code: 'Success', LastUpdated: creds.LastUpdated, InstanceProfileArn: `arn:aws:iam::${config.account}:instance-profile/${self.role}`, InstanceProfileId: 'AIPALAB' }),
+    '/latest/meta-data/tags/instance': Object.keys(tags).join('\n'),
+    '/latest/dynamic/instance-identity/document': JSON.stringify({
+      accountId: config.account,
+      architecture: 'x86_64',
+      availabilityZone: self.az,
+      imageId: config.imageId,
+      instanceId: self.instanceId,
+      instanceType: 't3.small',
+      privateIp: self.privateIp,
+      region: self.region,
+      version: '2017-09-30',
+    }),
+  };
+  for (const [k, v] of Object.entries(tags)) meta[`/latest/meta-data/tags/instance/${k}`] = v;
+  if (p in meta) return send(200, meta[p]);
+  return send(404, 'Not Found');
+}
+
+// ---- AWS APIs -----------------------------------------------------------------------------------------------------
+function serviceOf(req) {
+  const target = req.headers['x-amz-target'] ?? '';
+  if (target.startsWith('AmazonSQS.')) return 'sqs';
+  if (target.startsWith('DynamoDB_')) return 'dynamodb';
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? '');
+  return scope ? scope[1] : 'unknown';
+}
+
+const requestId = () => randomUUID();
+
+function queryError(res, service, status, code, message) {
+  if (service === 'ec2') {
+    res.writeHead(status, { 'Content-Type': 'text/xml;charset=UTF-8' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${requestId()}</RequestID></Response>`);
+  } else {
+    res.writeHead(status, { 'Content-Type': 'text/xml' });
+    res.end(`<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">\n  <Error>\n    <Type>Sender</Type>\n    <Code>${code}</Code>\n    <Message>${xmlEscape(message)}</Message>\n  </Error>\n  <RequestId>${requestId()}</RequestId>\n</ErrorResponse>`);
+  }
+}
+
+function jsonError(res, status, type, message) {
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': requestId() });
+  res.end(JSON.stringify({ __type: type, message, Message: message }));
+}
+
+function s3Error(res, status, code, message, head) {
+  res.writeHead(status, { 'Content-Type': 'application/xml', 'x-amz-request-id': 'LABREQ' });
+  res.end(head ? undefined : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>LABREQ</RequestId><HostId>lab</HostId></Error>`);
+}
+
+function callerOf(req) {
+  return byIp.get(req.socket.remoteAddress.replace(/^::ffff:/, ''));
+}
+
+function s3(req, res) {
+  const url = new URL(req.url, 'http://s3');
+  const [, bucket, ...rest] = url.pathname.split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  const head = req.method === 'HEAD';
+  const action = head ? 'HeadObject' : 'GetObject';
+  if (inFault('iam')) {
+    event({ service: 's3', action, status: 403, fault: 'iam', params: { bucket, key } });
+    return s3Error(res, 403, 'AccessDenied', 'Access Denied', head);
+  }
+  if (inFault('s3')) {
+    event({ service: 's3', action, status: 503, fault: 's3', params: { bucket, key } });
+    return s3Error(res, 503, 'SlowDown', 'Please reduce your request rate.', head);
+  }
+  const file = config.objects[`${bucket}/${key}`];
+  if (!file || !['GET', 'HEAD'].includes(req.method)) {
+    event({ service: 's3', action, status: 404, params: { bucket, key } });
+    return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.', head);
+  }
+  const data = fs.readFileSync(file);
+  const etag = `"${createHash('md5').update(data).digest('hex')}"`;
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': data.length,
+    ETag: etag,
+    'Last-Modified': new Date(config.t0).toUTCString(),
+    'Accept-Ranges': 'bytes',
+    'x-amz-request-id': 'LABREQ',
+  });
+  res.end(head ? undefined : data);
+  event({ service: 's3', action, status: 200, params: { bucket, key } });
+}
+
+function parseQuery(body) {
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+/** Values of a query-protocol list parameter (`InstanceIds.member.1`, `Filter.1.Value.1`, ...). */
+function list(params, prefix) {
+  return Object.entries(params).filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+}
+
+function ec2Filters(params) {
+  const out = [];
+  for (let i = 1; params[`Filter.${i}.Name`]; i++) out.push({ name: params[`Filter.${i}.Name`], values: list(params, `Filter.${i}.Value.`) });
+  return out;
+}
+
+function ec2(req, res, params) {
+  const action = params.Action;
+  const ns = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+  const ok = (inner) => {
+    res.writeHead(200, { 'Content-Type': 'text/xml;charset=UTF-8' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${ns}">\n<requestId>${requestId()}</requestId>\n${inner}\n</${action}Response>`);
+    event({ service: 'ec2', action, status: 200, params });
+  };
+  const instanceXml = (i) =>
+    `<item><instanceId>${i.instanceId}</instanceId><imageId>${config.imageId}</imageId><instanceState><code>16</code><name>running</name></instanceState>` +
+    `<privateIpAddress>${i.privateIp}</privateIpAddress><launchTime>${new Date(config.t0).toISOString()}</launchTime><placement><availabilityZone>${i.az}</availabilityZone></placement>` +
+    `<networkInterfaceSet><item><networkInterfaceId>${i.eni}</networkInterfaceId><macAddress>${i.mac}</macAddress><privateIpAddress>${i.privateIp}</privateIpAddress></item></networkInterfaceSet>` +
+    `<tagSet>${Object.entries({ 'aws:autoscaling:groupName': i.groupName, ...i.tags }).map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`).join('')}</tagSet></item>`;
+  switch (action) {
+    case 'DescribeInstances': {
+      const ids = list(params, 'InstanceId.');
+      let found = [...byId.values()];
+      if (ids.length) found = found.filter((i) => ids.includes(i.instanceId));
+      for (const f of ec2Filters(params)) {
+        if (f.name === 'instance-id') found = found.filter((i) => f.values.includes(i.instanceId));
+        else if (f.name.startsWith('tag:')) found = found.filter((i) => f.values.includes({ 'aws:autoscaling:groupName': i.groupName, ...i.tags }[f.name.slice(4)]));
+        else if (f.name === 'instance-state-name') found = found.filter(() => f.values.includes('running'));
+      }
+      return ok(`<reservationSet>${found.map((i) => `<item><reservationId>r-0lab${i.instanceId.slice(2, 10)}</reservationId><ownerId>${config.account}</ownerId><instancesSet>${instanceXml(i)}</instancesSet></item>`).join('')}</reservationSet>`);
+    }
+    case 'DescribeTags': {
+      const rows = [...byId.values()].flatMap((i) => Object.entries({ 'aws:autoscaling:groupName': i.groupName, ...i.tags }).map(([k, v]) => ({ id: i.instanceId, k, v })));
+      let found = rows;
+      for (const f of ec2Filters(params)) {
+        if (f.name === 'resource-id') found = found.filter((r) => f.values.includes(r.id));
+        if (f.name === 'key') found = found.filter((r) => f.values.includes(r.k));
+      }
+      return ok(`<tagSet>${found.map((r) => `<item><resourceId>${r.id}</resourceId><resourceType>instance</resourceType><key>${xmlEscape(r.k)}</key><value>${xmlEscape(r.v)}</value></item>`).join('')}</tagSet>`);
+    }
+    case 'ModifyInstanceAttribute':
+      return ok('<return>true</return>');
+    case 'DescribeAddresses': {
+      const ids = list(params, 'AllocationId.');
+      return ok(`<addressesSet>${ids.map((id) => {
+        const a = addresses.get(id);
+        return `<item><publicIp>198.51.100.10</publicIp><allocationId>${id}</allocationId><domain>vpc</domain>${a ? `<instanceId>${a.instanceId}</instanceId><networkInterfaceId>${a.networkInterfaceId}</networkInterfaceId><associationId>eipassoc-0lab</associationId>` : ''}</item>`;
+      }).join('')}</addressesSet>`);
+    }
+    case 'AssociateAddress': {
+      const i = byId.get(params.InstanceId);
+      addresses.set(params.AllocationId, { instanceId: params.InstanceId, networkInterfaceId: i?.eni });
+      return ok('<return>true</return><associationId>eipassoc-0lab</associationId>');
+    }
+    case 'DescribeRouteTables': {
+      const ids = list(params, 'RouteTableId.');
+      return ok(`<routeTableSet>${ids.map((id) => `<item><routeTableId>${id}</routeTableId><vpcId>vpc-0lab</vpcId><routeSet>${[...(routes.get(id) ?? new Map()).entries()].map(([cidr, r]) => `<item><destinationCidrBlock>${cidr}</destinationCidrBlock><networkInterfaceId>${r.networkInterfaceId}</networkInterfaceId><state>active</state></item>`).join('')}</routeSet></item>`).join('')}</routeTableSet>`);
+    }
+    case 'CreateRoute':
+    case 'ReplaceRoute': {
+      const table = routes.get(params.RouteTableId) ?? new Map();
+      routes.set(params.RouteTableId, table);
+      table.set(params.DestinationCidrBlock, { networkInterfaceId: params.NetworkInterfaceId });
+      return ok('<return>true</return>');
+    }
+    default:
+      event({ service: 'ec2', action, status: 400, params });
+      return queryError(res, 'ec2', 400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
+  }
+}
+
+function autoscaling(req, res, params) {
+  const action = params.Action;
+  const ok = (inner = '') => {
+    res.writeHead(200, { 'Content-Type': 'text/xml' });
+    res.end(`<${action}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">\n  <${action}Result>${inner}</${action}Result>\n  <ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata>\n</${action}Response>`);
+    event({ service: 'autoscaling', action, status: 200, params });
+  };
+  const fail = (code, message) => {
+    event({ service: 'autoscaling', action, status: 400, params, error: code });
+    queryError(res, 'autoscaling', 400, code, message);
+  };
+  const member = (i) =>
+    `<member><InstanceId>${i.instanceId}</InstanceId><AutoScalingGroupName>${i.groupName}</AutoScalingGroupName><AvailabilityZone>${i.az}</AvailabilityZone>` +
+    `<LifecycleState>${i.lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>${i.protected === true}</ProtectedFromScaleIn><InstanceType>t3.small</InstanceType></member>`;
+  switch (action) {
+    case 'CompleteLifecycleAction': {
+      const i = byId.get(params.InstanceId);
+      if (!i || i.groupName !== params.AutoScalingGroupName || i.lifecycleState !== 'Pending:Wait' || params.LifecycleHookName !== config.launchHookName) {
+        return fail('ValidationError', `No active Lifecycle Action found with instance ID ${params.InstanceId}`);
+      }
+      i.lifecycleState = params.LifecycleActionResult === 'CONTINUE' ? 'InService' : 'Terminating';
+      return ok();
+    }
+    case 'RecordLifecycleActionHeartbeat':
+      return ok();
+    case 'DescribeAutoScalingInstances': {
+      const ids = list(params, 'InstanceIds.member.');
+      return ok(`<AutoScalingInstances>${ids.map((id) => byId.get(id)).filter(Boolean).map(member).join('')}</AutoScalingInstances>`);
+    }
+    case 'DescribeAutoScalingGroups': {
+      const names = list(params, 'AutoScalingGroupNames.member.');
+      const groups = [...new Set([...byId.values()].map((i) => i.groupName))].filter((g) => names.length === 0 || names.includes(g));
+      return ok(`<AutoScalingGroups>${groups.map((g) => `<member><AutoScalingGroupName>${g}</AutoScalingGroupName><MinSize>0</MinSize><MaxSize>6</MaxSize><DesiredCapacity>1</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><HealthCheckType>EC2</HealthCheckType><CreatedTime>${new Date(config.t0).toISOString()}</CreatedTime><AvailabilityZones><member>eu-west-1a</member></AvailabilityZones><Instances>${[...byId.values()].filter((i) => i.groupName === g).map(member).join('')}</Instances></member>`).join('')}</AutoScalingGroups>`);
+    }
+    case 'SetInstanceProtection': {
+      for (const id of list(params, 'InstanceIds.member.')) {
+        const i = byId.get(id);
+        if (i) i.protected = params.ProtectedFromScaleIn === 'true';
+      }
+      return ok();
+    }
+    default:
+      return fail('InvalidAction', `Could not find operation ${action}`);
+  }
+}
+
+async function sqs(req, res, target, input) {
+  const action = target.split('.')[1];
+  const ok = (out) => {
+    res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': requestId() });
+    res.end(JSON.stringify(out));
+    event({ service: 'sqs', action, status: 200, params: input });
+  };
+  const q = queues.get(input.QueueUrl);
+  if (!q) {
+    event({ service: 'sqs', action, status: 400, params: input });
+    return jsonError(res, 400, 'com.amazonaws.sqs#QueueDoesNotExist', 'The specified queue does not exist.');
+  }
+  const md5 = (s) => createHash('md5').update(s).digest('hex');
+  switch (action) {
+    case 'SendMessage': {
+      const id = sendMessage(input.QueueUrl, input.MessageBody);
+      return ok({ MessageId: id, MD5OfMessageBody: md5(input.MessageBody) });
+    }
+    case 'ReceiveMessage': {
+      const deadline = Date.now() + Math.min(input.WaitTimeSeconds ?? 0, 20) * 1000;
+      for (;;) {
+        const now = Date.now();
+        const m = q.messages.find((x) => x.invisibleUntil <= now);
+        if (m) {
+          m.receipt = `lab-receipt-${randomUUID()}`;
+          m.invisibleUntil = now + (input.VisibilityTimeout ?? 30) * 1000;
+          return ok({ Messages: [{ MessageId: m.id, ReceiptHandle: m.receipt, MD5OfBody: md5(m.body), Body: m.body }] });
+        }
+        if (now >= deadline || req.destroyed) return ok({});
+        await new Promise((r) => {
+          q.waiters.push(r);
+          setTimeout(r, Math.min(500, deadline - now));
+        });
+      }
+    }
+    case 'DeleteMessage': {
+      const at = q.messages.findIndex((x) => x.receipt === input.ReceiptHandle);
+      if (at >= 0) q.messages.splice(at, 1);
+      return ok({});
+    }
+    case 'ChangeMessageVisibility': {
+      const m = q.messages.find((x) => x.receipt === input.ReceiptHandle);
+      if (m) m.invisibleUntil = Date.now() + input.VisibilityTimeout * 1000;
+      for (const w of q.waiters.splice(0)) w();
+      return ok({});
+    }
+    default:
+      event({ service: 'sqs', action, status: 400, params: input });
+      return jsonError(res, 400, 'com.amazonaws.sqs#InvalidAction', `The action ${action} is not valid for this endpoint.`);
+  }
+}
+
+function dynamodb(req, res, target, input) {
+  const action = target.split('.')[1];
+  const ok = (out) => {
+    res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': requestId() });
+    res.end(JSON.stringify(out));
+    event({ service: 'dynamodb', action, status: 200, params: input });
+  };
+  const table = items.get(input.TableName) ?? new Map();
+  items.set(input.TableName, table);
+  switch (action) {
+    case 'GetItem': {
+      const item = table.get(JSON.stringify(input.Key));
+      return ok(item ? { Item: item } : {});
+    }
+    default:
+      // Only reads: the lab checks that the leader CLI runs on the booted node, not the ledger's semantics
+      // (the leader tests run those against a DynamoDB that evaluates conditions).
+      event({ service: 'dynamodb', action, status: 400, params: input });
+      return jsonError(res, 400, 'com.amazon.coral.service#UnknownOperationException', `The boot lab does not implement ${action}`);
+  }
+}
+
+function repo(req, res, url) {
+  const send = (status, text) => {
+    res.writeHead(status, { 'Content-Type': 'text/plain' });
+    res.end(text);
+    event({ service: 'repo', action: url.pathname, status, fault: status === 503 ? 'repo' : undefined });
+  };
+  if (inFault('repo')) return send(503, 'Service Unavailable');
+  const name = url.pathname.replace(/^\/repo\/packages\//, '');
+  if (url.pathname === '/repo/repomd.xml') return send(200, '<repomd/>');
+  if (!url.pathname.startsWith('/repo/packages/')) return send(404, 'Not Found');
+  if ((fault.kind === 'missing' && fault.packages.includes(name)) || !config.packages.includes(name)) return send(404, 'Not Found');
+  return send(200, name);
+}
+
+async function api(req, res, body) {
+  const url = new URL(req.url, 'http://vpc');
+  if (url.pathname.startsWith('/repo/')) return repo(req, res, url);
+  const service = serviceOf(req);
+  if (service === 's3') return s3(req, res);
+  const target = req.headers['x-amz-target'] ?? '';
+  const input = target ? JSON.parse(body || '{}') : undefined;
+  const params = target ? undefined : parseQuery(body);
+  if (inFault('iam')) {
+    const caller = callerOf(req);
+    const action = target ? target.split('.')[1] : params.Action;
+    event({ service, action, status: service === 'ec2' ? 403 : 400, fault: 'iam', params: input ?? params });
+    const who = `arn:aws:sts::${config.account}:assumed-role/${caller?.role ?? 'unknown'}/${caller?.instanceId ?? 'unknown'}`;
+    if (service === 'ec2') return queryError(res, 'ec2', 403, 'UnauthorizedOperation', 'You are not authorized to perform this operation.');
+    if (service === 'autoscaling') return queryError(res, 'autoscaling', 403, 'AccessDenied', `User: ${who} is not authorized to perform: autoscaling:${action} because no identity-based policy allows the autoscaling:${action} action`);
+    if (service === 'sqs') return jsonError(res, 400, 'com.amazonaws.sqs#AccessDenied', `User: ${who} is not authorized to perform: sqs:${action} because no identity-based policy allows the sqs:${action} action`);
+    return jsonError(res, 400, 'com.amazon.coral.service#AccessDeniedException', `User: ${who} is not authorized to perform: dynamodb:${action} because no identity-based policy allows the dynamodb:${action} action`);
+  }
+  if (service === 'ec2') return ec2(req, res, params);
+  if (service === 'autoscaling') return autoscaling(req, res, params);
+  if (service === 'sqs') return sqs(req, res, target, input);
+  if (service === 'dynamodb') return dynamodb(req, res, target, input);
+  event({ service, action: req.url, status: 400 });
+  return jsonError(res, 400, 'UnknownService', `the boot lab does not answer ${service}`);
+}
+
+// A control channel for the test (only on the VPC side's own address): queue a message, read the state.
+function control(req, res, body, url) {
+  if (url.pathname === '/control/send') {
+    const { queueUrl, body: text } = JSON.parse(body);
+    const id = sendMessage(queueUrl, text);
+    res.writeHead(200);
+    return res.end(JSON.stringify({ id }));
+  }
+  if (url.pathname === '/control/state') {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({
+      instances: [...byId.values()],
+      queues: Object.fromEntries([...queues].map(([k, v]) => [k, v.messages.length])),
+      addresses: Object.fromEntries(addresses),
+      routes: Object.fromEntries([...routes].map(([k, v]) => [k, Object.fromEntries(v)])),
+    }));
+  }
+  res.writeHead(404);
+  res.end();
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    const local = req.socket.localAddress.replace(/^::ffff:/, '');
+    const url = new URL(req.url, 'http://x');
+    Promise.resolve()
+      .then(() => {
+        if (local === '169.254.169.254') return imds(req, res, body);
+        if (url.pathname.startsWith('/control/')) return control(req, res, body, url);
+        return api(req, res, body);
+      })
+      .catch((e) => {
+        event({ service: 'lab', action: 'crash', status: 500, error: String(e?.stack ?? e) });
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+  });
+});
+server.keepAliveTimeout = 1000;
+server.listen(80, '0.0.0.0', () => {
+  fs.writeFileSync(`${config.events}.ready`, String(process.pid));
+});
