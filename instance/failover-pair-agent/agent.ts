@@ -3,9 +3,12 @@
  *
  *   node index.mjs boot   once at boot: identity from IMDS, node.conf and peers.conf for keepalived, the app
  *                         backend file for HAProxy, the VPN virtual address accepted locally
- *   node index.mjs sync   forever: keeps the peer address, the app servers (runtime API + file) and, on the
- *                         master, the clients' address current; every RFHA_SYNC_SECONDS
- *   node index.mjs move   once, from keepalived's notify script on MASTER: moves the Elastic IP and the VPN route
+ *   node index.mjs run    forever (rfha-agent.service): follows keepalived's notify FIFO in order and moves the
+ *                         clients' address on MASTER and on MASTER_RX_LOWER_PRI (follower.ts); every
+ *                         RFHA_SYNC_SECONDS keeps the peer address, the app servers (runtime API + file) and, on
+ *                         the master, re-checks where the clients' address is
+ *   node index.mjs sync   the periodic half of `run` alone (reads the state file instead of the FIFO)
+ *   node index.mjs move   once, by hand: moves the Elastic IP and the VPN route if this node is MASTER
  *
  * Settings come from the environment (the stack writes them into /etc/rfha/node.env):
  *   RFHA_CONFIG_DIR, RFHA_RUN_DIR, RFHA_PRIORITY, RFHA_PAIR_TAG_KEY, RFHA_PAIR_TAG_VALUE,
@@ -13,7 +16,6 @@
  *   resolvers find the app servers, and the agent leaves the app backend alone), RFHA_ALLOCATION_ID (optional),
  *   RFHA_VPN_CIDR and RFHA_ROUTE_TABLES (optional, comma separated), RFHA_SYNC_SECONDS
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -31,6 +33,8 @@ import {
   moveRoute,
   Self,
 } from './io';
+import { DEFAULT_PRIORITIES, keepalivedFiles, renderNodeConf, STANDBY_STARTUP_DELAY_SECONDS } from '../../lib/failover-pair/keepalived-config';
+import { probeKeepalived, VrrpFollower } from './follower';
 import { choosePeer, drainedInstances, parseAppBackend, parseHead, parseShowStat, planSlots, renderAppBackend, renderPeers } from './logic';
 
 export const log = createLogger('failover-pair-agent');
@@ -148,7 +152,11 @@ export async function syncServers(s: Settings, applyRuntime: boolean, c: Clients
   return plan.commands;
 }
 
+/** In `run`, the follower's in-memory state; else the state file it writes. */
+let follower: VrrpFollower | undefined;
+
 export function isMaster(s: Settings): boolean {
+  if (follower) return follower.state === 'MASTER';
   try {
     return fs.readFileSync(path.join(s.runDir, 'vrrp.state'), 'utf8').trim() === 'MASTER';
   } catch {
@@ -156,9 +164,8 @@ export function isMaster(s: Settings): boolean {
   }
 }
 
-export async function move(s: Settings, c: Clients = defaultClients()): Promise<Record<string, string>> {
+export async function move(s: Settings, c: Clients = defaultClients(), stillMaster: () => boolean = () => isMaster(s)): Promise<Record<string, string>> {
   const self = await identity(s);
-  const stillMaster = () => isMaster(s);
   const results: Record<string, string> = {};
   if (s.allocationId) results[s.allocationId] = await moveElasticIp(c, s.allocationId, self, stillMaster);
   if (s.vpnCidr) {
@@ -171,7 +178,9 @@ export async function move(s: Settings, c: Clients = defaultClients()): Promise<
 async function boot(s: Settings): Promise<void> {
   const self = await identity(s);
   fs.mkdirSync(s.configDir, { recursive: true });
-  writeIfChanged(path.join(s.configDir, 'node.conf'), `$SRC_IP=${self.privateIp}\n$PRIORITY=${s.priority}\n$INTERFACE=${self.interfaceName}\n`);
+  // The less preferred node joins VRRP a little later, so a cold start of both moves the address once.
+  const startupDelaySeconds = s.priority < DEFAULT_PRIORITIES[0] ? STANDBY_STARTUP_DELAY_SECONDS : 0;
+  writeIfChanged(path.join(s.configDir, 'node.conf'), renderNodeConf({ sourceIp: self.privateIp, priority: s.priority, interfaceName: self.interfaceName, startupDelaySeconds }));
   // Both nodes usually boot together: give the peer a little time to appear, then go on alone if needed.
   for (let i = 0; i < 30; i++) {
     await syncPeer(s, self);
@@ -179,23 +188,47 @@ async function boot(s: Settings): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
   }
   await syncServers(s, false);
-  if (s.vpnCidr) {
-    await disableSourceDestCheck(defaultClients(), self.instanceId);
-    execFileSync('ip', ['addr', 'replace', s.vpnCidr, 'dev', 'lo']);
-  }
+  // The VPN virtual address itself is put on lo by rfha-vpn-address.service on every start, not here.
+  if (s.vpnCidr) await disableSourceDestCheck(defaultClients(), self.instanceId);
   log.info('boot done', { instanceId: self.instanceId, priority: s.priority });
 }
 
-async function syncForever(s: Settings): Promise<never> {
+/** Asks keepalived to re-read its files (peers.conf): SIGHUP to its main process, as `systemctl reload` would. */
+function reloadKeepalived(s: Settings): void {
+  const pid = Number(fs.readFileSync(keepalivedFiles(s).pidFile, 'utf8').trim());
+  process.kill(pid, 'SIGHUP');
+}
+
+/** keepalived's pid files and FIFO, from the rendered configuration's own names. */
+export function followerFiles(s: Pick<Settings, 'configDir' | 'runDir'>) {
+  const f = keepalivedFiles(s);
+  return { fifo: f.fifo, stateFile: f.stateFile, pidFiles: [f.pidFile, f.vrrpPidFile] };
+}
+
+async function run(s: Settings): Promise<never> {
+  const files = followerFiles(s);
+  follower = new VrrpFollower({
+    fifo: files.fifo,
+    stateFile: files.stateFile,
+    probe: () => probeKeepalived(files.pidFiles),
+    takeAddress: (stillMaster) => move(s, defaultClients(), stillMaster),
+    recheckMs: s.syncSeconds * 1000,
+    onEvent: (e) => (e.level === 'error' ? log.error(String(e.msg), e) : log.info(String(e.msg), e)),
+  });
+  follower.start();
+  return syncForever(s, false);
+}
+
+async function syncForever(s: Settings, moveToo = true): Promise<never> {
   const self = await identity(s);
   for (;;) {
     try {
       if (await syncPeer(s, self)) {
         log.info('peer changed: reloading keepalived');
-        execFileSync('systemctl', ['reload', 'rfha-keepalived']);
+        reloadKeepalived(s);
       }
       await syncServers(s, true);
-      if (isMaster(s)) await move(s);
+      if (moveToo && isMaster(s)) await move(s);
     } catch (e) {
       log.error('sync failed; retrying next round', { error: e as Error });
     }
@@ -208,13 +241,15 @@ export async function main(argv: string[]): Promise<void> {
   switch (argv[0]) {
     case 'boot':
       return boot(s);
+    case 'run':
+      return run(s);
     case 'sync':
       return syncForever(s);
     case 'move':
       await move(s);
       return;
     default:
-      throw new Error(`usage: index.mjs boot|sync|move (got ${argv[0]})`);
+      throw new Error(`usage: index.mjs boot|run|sync|move (got ${argv[0]})`);
   }
 }
 

@@ -191,3 +191,63 @@ export function parseShowStat(csv: string, backend: string): Map<string, number>
 export function drainedInstances(slots: readonly ServerSlot[], backend: string, sessions: ReadonlyMap<string, number>): string[] {
   return slots.flatMap((s, i) => (s.state === 'drain' && s.instanceId && sessions.get(`${backend}${i + 1}`) === 0 ? [s.instanceId] : []));
 }
+
+/** keepalived's view of this node, as its notify FIFO tells it, and whether that keepalived still runs. */
+export type VrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+
+/** One line of keepalived's notify FIFO: `INSTANCE "edge" MASTER 254`. Undefined for any other line. */
+export function parseFifoLine(line: string): { readonly instance: string; readonly event: VrrpState | 'MASTER_RX_LOWER_PRI' } | undefined {
+  const m = /^INSTANCE\s+"([^"]*)"\s+(MASTER_RX_LOWER_PRI|MASTER|BACKUP|FAULT|STOP)\b/.exec(line.trim());
+  return m ? { instance: m[1], event: m[2] as VrrpState | 'MASTER_RX_LOWER_PRI' } : undefined;
+}
+
+/**
+ * What the agent knows: the last state keepalived announced, which keepalived (pid and start time of its
+ * processes) announced it, and which keepalived runs now and whether it is running (not frozen, not dead).
+ */
+export interface VrrpView {
+  readonly announced: VrrpState;
+  readonly announcedBy?: string;
+  readonly keepalived?: string;
+  readonly running: boolean;
+}
+
+export const INITIAL_VIEW: VrrpView = { announced: 'STOP', running: false };
+
+/** An input of the view: a FIFO line (with the keepalived that was running when it was read) or a liveness probe. */
+export type VrrpInput =
+  | { readonly kind: 'fifo'; readonly event: VrrpState | 'MASTER_RX_LOWER_PRI'; readonly keepalived?: string }
+  | { readonly kind: 'probe'; readonly keepalived?: string; readonly running: boolean };
+
+/**
+ * This node's effective state: what keepalived announced, but only while the keepalived that announced it runs.
+ * A keepalived that was killed, crashed or is frozen (SIGSTOP) is not master, whatever it said last; a new
+ * keepalived process starts as BACKUP until it announces otherwise.
+ */
+export function effectiveState(v: VrrpView): VrrpState {
+  if (!v.running || !v.keepalived) return 'STOP';
+  if (v.announcedBy !== v.keepalived) return 'BACKUP';
+  return v.announced;
+}
+
+/**
+ * The next view, and whether to put the clients' address on this node now: on becoming master (announced, or a
+ * frozen master that runs again), and on MASTER_RX_LOWER_PRI while master (a peer that took over during a freeze
+ * or a partition took the address with it; keepalived never left MASTER, so no other event would say so).
+ */
+export function nextView(v: VrrpView, input: VrrpInput): { readonly view: VrrpView; readonly state: VrrpState; readonly takeAddress: boolean } {
+  const before = effectiveState(v);
+  let view: VrrpView;
+  let rxLower = false;
+  if (input.kind === 'fifo') {
+    const announced = input.event === 'MASTER_RX_LOWER_PRI' ? 'MASTER' : input.event;
+    rxLower = input.event === 'MASTER_RX_LOWER_PRI';
+    // A line comes from a keepalived that was running when it wrote it; when no probe names one, trust the line.
+    const by = input.keepalived ?? v.keepalived ?? 'fifo';
+    view = { announced, announcedBy: by, keepalived: input.keepalived ?? v.keepalived ?? by, running: input.event === 'STOP' ? v.running : true };
+  } else {
+    view = { ...v, keepalived: input.keepalived, running: input.running && input.keepalived !== undefined };
+  }
+  const state = effectiveState(view);
+  return { view, state, takeAddress: state === 'MASTER' && (before !== 'MASTER' || rxLower) };
+}

@@ -20,11 +20,12 @@ import { Construct } from 'constructs';
 import { bundleDir } from '../private/assets';
 import { acknowledgeNag } from '../private/nag';
 import { isDomainName } from '../addressing/names';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, knownVpcCidrs, requireProps } from '../private/validation';
 import { HaproxyClient, clientProblems, loadClientsFile, portRanges } from './clients';
 import { renderHaproxyConfig } from './haproxy-config';
-import { DEFAULT_PRIORITIES, renderKeepalivedConfig } from './keepalived-config';
-import { renderCheckScript, renderNotifyScript, renderSupervisorScript, renderSystemdUnits } from './scripts-config';
+import { DEFAULT_PRIORITIES, markerAddress, renderKeepalivedConfig } from './keepalived-config';
+import { renderCheckScript, renderSupervisorScript, renderSystemdUnits } from './scripts-config';
+import { NODE_BIN } from '../private/node-runtime';
 
 /** Props of `HaproxyFailoverPair`. */
 export interface HaproxyFailoverPairProps {
@@ -194,12 +195,13 @@ export class HaproxyFailoverPair extends Construct {
   /** The Elastic IP's address, when this construct created it. */
   public readonly publicIp?: string;
   /** The client list in force (from `clients` or `clientsFile`), sorted by port. */
-  public readonly clients: readonly HaproxyClient[];
+  public readonly clients: HaproxyClient[];
   /** The Availability Zones of the two nodes. */
   public readonly availabilityZones: string[];
 
   constructor(scope: Construct, id: string, props: HaproxyFailoverPairProps) {
     super(scope, id);
+    requireProps(this, 'HaproxyFailoverPair', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId }), with public subnets in two Availability Zones' });
     const statsPort = props.statsPort ?? 8404;
     const minClientPort = props.minClientPort ?? 1024;
     const maxClientPort = props.maxClientPort ?? 65535;
@@ -219,7 +221,7 @@ export class HaproxyFailoverPair extends Construct {
     this.availabilityZones = azs;
 
     // ---- validation: every problem at once ----
-    const check = new PropsValidator('HaproxyFailoverPair');
+    const check = new PropsValidator('HaproxyFailoverPair', this);
     check.check(props.backendGroup !== undefined && props.backendName !== undefined, 'backendName', props.backendName, 'either backendGroup or backendName, not both', 'remove one of the two: backendName to follow a DNS name, backendGroup to follow an Auto Scaling group');
     check.check(props.backendGroup === undefined && props.backendName === undefined, 'backendGroup', undefined, 'an Auto Scaling group (backendGroup) or a DNS name (backendName)', 'pass the app fleet\'s autoScalingGroup as backendGroup, or its name such as "app-cluster3.example.com" as backendName');
     if (props.backendName !== undefined && !Token.isUnresolved(props.backendName)) {
@@ -265,8 +267,8 @@ export class HaproxyFailoverPair extends Construct {
       const vip = props.vpnVirtualIp;
       const valid = isIpv4(vip);
       check.check(!valid, 'vpnVirtualIp', vip, 'an IPv4 address such as "172.31.255.10"', 'give one address, without a prefix length');
-      const cidr = props.vpc.vpcCidrBlock;
-      if (valid && !Token.isUnresolved(cidr)) {
+      // A new ec2.Vpc's vpcCidrBlock is a token: its configured range is read from the AWS::EC2::VPC resource.
+      for (const cidr of valid ? knownVpcCidrs(props.vpc) : []) {
         check.check(inCidr(vip, cidr), 'vpnVirtualIp', vip, `an address outside the VPC's range (${cidr}): the VPC routes its own range locally and would never use the route`, 'choose an address outside the VPC range, for example in 172.31.255.0/24 when the VPC is 10.0.0.0/16');
       }
     }
@@ -358,6 +360,29 @@ export class HaproxyFailoverPair extends Construct {
           resources: [arn('instance')],
           conditions: tagCondition,
         }),
+        // The network interface an address is associated with changes with every node, so it cannot be named; it
+        // can be kept to the nodes' own subnets. A Deny with IfExists narrows without ever denying the pair's own
+        // call: where EC2 puts the key in the request context it must name a node subnet.
+        new iam.PolicyStatement({
+          sid: 'OnlyInterfacesInTheNodesSubnets',
+          effect: iam.Effect.DENY,
+          actions: ['ec2:AssociateAddress'],
+          resources: [arn('network-interface')],
+          conditions: { ArnNotEqualsIfExists: { 'ec2:Subnet': azs.map((az) => stack.formatArn({ service: 'ec2', resource: 'subnet', resourceName: byAz.get(az)!.subnetId })) } },
+        }),
+        // The Service Authorization Reference lists ec2:Attribute for ModifyInstanceAttribute (reports say it is not
+        // always in the request context): any attribute other than the source/destination check is denied where it is.
+        ...(props.vpnVirtualIp
+          ? [
+              new iam.PolicyStatement({
+                sid: 'OnlyTheSourceDestCheck',
+                effect: iam.Effect.DENY,
+                actions: ['ec2:ModifyInstanceAttribute'],
+                resources: ['*'],
+                conditions: { StringNotEqualsIgnoreCaseIfExists: { 'ec2:Attribute': 'SourceDestCheck' } },
+              }),
+            ]
+          : []),
         ...(routeTableIds.length > 0
           ? [
               new iam.PolicyStatement({
@@ -381,10 +406,18 @@ export class HaproxyFailoverPair extends Construct {
     const files: Record<string, string> = {
       ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, hardStopAfterSeconds: 3600, backendName: props.backendName }),
       'keepalived.conf': renderKeepalivedConfig({ paths, virtualRouterId, advertIntervalMs: advertMs, preemptDelaySeconds: failbackS }),
-      'notify.sh': renderNotifyScript({ paths, moveCommand: `set -a; . ${CONFIG_DIR}/node.env; set +a; exec /usr/bin/node ${AGENT_DIR}/index.mjs move` }),
       'check-haproxy.sh': renderCheckScript({ paths }),
       'haproxy-supervisor.sh': renderSupervisorScript({ paths, configFiles: [`${CONFIG_DIR}/haproxy.cfg`, `${CONFIG_DIR}/app-backend.cfg`], readinessPort: statsPort, restartDelaySeconds: 2 }),
-      ...renderSystemdUnits({ configDir: CONFIG_DIR, agentDir: AGENT_DIR, haproxyFileLimit: 2 * maxConnections + this.clients.length + 1024 }),
+      ...renderSystemdUnits({
+        configDir: CONFIG_DIR,
+        runDir: RUN_DIR,
+        agentDir: AGENT_DIR,
+        haproxyFileLimit: 2 * maxConnections + this.clients.length + 1024,
+        nodeBinary: NODE_BIN,
+        lowestPort: Math.min(statsPort, ...this.clients.map((c) => c.port)),
+        markerAddress: markerAddress(virtualRouterId),
+        vpnVirtualIp: props.vpnVirtualIp,
+      }),
     };
     // Written once per distinct content (the asset hash covers the content, not this directory's name).
     const digest = crypto.createHash('sha256').update(JSON.stringify(Object.entries(files).sort())).digest('hex').slice(0, 20);

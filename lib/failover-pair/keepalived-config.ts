@@ -12,6 +12,13 @@
  *   any priority gap; a numeric weight is accepted only when it exceeds the gap (the lesson: a check whose
  *   weight cannot beat the gap never fails over, or never fails back).
  * - VRRPv3 with a short advert interval and priorities one apart, both nodes starting as BACKUP.
+ * - Transitions go to ONE long-running agent, in order, through keepalived's notify FIFO (`vrrp_notify_fifo`):
+ *   no notify script is forked per transition and no temporary state file is shared between runs. The FIFO also
+ *   carries MASTER_RX_LOWER_PRI (a master heard a lower-priority master: after a freeze or a partition the peer
+ *   took the address), on which the agent takes the address back; no `notify_master_rx_lower_pri` script is
+ *   needed for that, keepalived writes the event to the FIFO whether or not one is configured.
+ * - `vrrp_startup_delay $STARTUP_DELAY` (node.conf): the less preferred node waits before it joins, so that on a
+ *   cold start of both nodes the preferred one becomes master first and the address moves once.
  */
 
 export interface KeepalivedPaths {
@@ -66,10 +73,13 @@ export function keepalivedFiles(paths: KeepalivedPaths) {
     config: `${paths.configDir}/keepalived.conf`,
     nodeConf: `${paths.configDir}/node.conf`,
     peersConf: `${paths.configDir}/peers.conf`,
-    notify: `${paths.configDir}/notify.sh`,
     check: `${paths.configDir}/check-haproxy.sh`,
     trackFile: `${paths.runDir}/haproxy.up`,
     stateFile: `${paths.runDir}/vrrp.state`,
+    fifo: `${paths.runDir}/vrrp.fifo`,
+    pidFile: `${paths.runDir}/keepalived.pid`,
+    vrrpPidFile: `${paths.runDir}/vrrp.pid`,
+    checkersPidFile: `${paths.runDir}/checkers.pid`,
   };
 }
 
@@ -113,15 +123,19 @@ export function renderKeepalivedConfig(o: KeepalivedConfigOptions): string {
           '  rise 1',
           '}',
         ];
-  const vips = o.virtualIpAddresses ?? [`169.254.253.${o.virtualRouterId}/32 dev lo scope host`];
+  const vips = o.virtualIpAddresses ?? [markerAddress(o.virtualRouterId)];
   return [
-    '# Rendered by resilient-fleet HaproxyFailoverPair. node.conf (written at boot) defines $SRC_IP, $PRIORITY and $INTERFACE.',
+    '# Rendered by resilient-fleet HaproxyFailoverPair. node.conf (written at boot) defines $SRC_IP, $PRIORITY, $INTERFACE and $STARTUP_DELAY.',
     `include ${f.nodeConf}`,
     '',
     'global_defs {',
     '  enable_script_security',
+    // Only the polled check (tracking SCRIPT) runs a script; it needs no more than to signal-check HAProxy.
     '  script_user root',
     `  vrrp_version ${o.vrrpVersion ?? 3}`,
+    '  # Every transition, in order, to the one agent that reads this FIFO (STOP when keepalived stops).',
+    `  vrrp_notify_fifo ${f.fifo}`,
+    '  vrrp_startup_delay $STARTUP_DELAY',
     '}',
     '',
     ...track,
@@ -145,13 +159,23 @@ export function renderKeepalivedConfig(o: KeepalivedConfigOptions): string {
     tracking === HaproxyTracking.FILE ? '  track_file {' : '  track_script {',
     '    haproxy_up',
     '  }',
-    `  notify ${f.notify}`,
     '}',
     '',
   ].join('\n');
 }
 
+/** The link-local marker address keepalived holds on lo while master (default `virtual_ipaddress`). */
+export function markerAddress(virtualRouterId: number): string {
+  return `169.254.253.${virtualRouterId}/32 dev lo scope host`;
+}
+
+/**
+ * Seconds the less preferred node waits after keepalived starts before it takes part (`vrrp_startup_delay`):
+ * long enough for the preferred node's HAProxy to bind on a cold start of both, short against a lone restart.
+ */
+export const STANDBY_STARTUP_DELAY_SECONDS = 3;
+
 /** node.conf: the per-node definitions keepalived.conf uses. */
-export function renderNodeConf(n: { readonly sourceIp: string; readonly priority: number; readonly interfaceName: string }): string {
-  return `$SRC_IP=${n.sourceIp}\n$PRIORITY=${n.priority}\n$INTERFACE=${n.interfaceName}\n`;
+export function renderNodeConf(n: { readonly sourceIp: string; readonly priority: number; readonly interfaceName: string; readonly startupDelaySeconds?: number }): string {
+  return `$SRC_IP=${n.sourceIp}\n$PRIORITY=${n.priority}\n$INTERFACE=${n.interfaceName}\n$STARTUP_DELAY=${n.startupDelaySeconds ?? 0}\n`;
 }

@@ -2,7 +2,7 @@
  * Renders the small shell programs of a HaproxyFailoverPair node. Pure: plain values in, text out.
  * - the HAProxy supervisor: runs HAProxy (master-worker) in the foreground, writes keepalived's track file
  *   the instant HAProxy exits (bash `wait` is waitpid: no polling), restarts it after a delay;
- * - the notify script: records the VRRP state and, on MASTER, runs the address move;
+ * - (no notify script: keepalived writes every transition to its notify FIFO, read by the agent in order);
  * - the check script, for the polled tracking most guides use (kept for comparison and as a fallback).
  */
 
@@ -50,8 +50,9 @@ while true; do
   ${o.haproxyBinary ?? 'haproxy'} -W -db ${files} &
   pid=$!
   printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-  for _ in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || break
+  # Up once HAProxy binds, however long that takes: no give-up (a slow bind that outlasted a bounded wait left
+  # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
+  while kill -0 "$pid" 2>/dev/null; do
     if (exec 3<>/dev/tcp/127.0.0.1/${o.readinessPort}) 2>/dev/null; then mark 1; break; fi
     sleep 0.05
   done
@@ -61,32 +62,6 @@ while true; do
   echo "haproxy-supervisor: haproxy $pid exited ($rc); restarting in ${o.restartDelaySeconds}s" >&2
   sleep ${o.restartDelaySeconds}
 done
-`;
-}
-
-export interface NotifyOptions {
-  readonly paths: ScriptPaths;
-  /** Shell command run (in the background) when the node becomes MASTER: moves the clients' address here. */
-  readonly moveCommand: string;
-}
-
-export function renderNotifyScript(o: NotifyOptions): string {
-  const run = o.paths.runDir;
-  return `#!/bin/sh
-# Rendered by resilient-fleet HaproxyFailoverPair. keepalived calls: notify.sh INSTANCE <name> <state> <priority>
-# Records the state (the move command re-reads it and stops if this node is no longer MASTER), and on MASTER
-# moves the clients' address to this node. A node that becomes BACKUP or FAULT gives up the address by
-# doing nothing: the new master's move takes it (EIP reassociation and route replacement are exclusive).
-# The move starts right after the state is recorded, before the log line: every program this script runs
-# (mkdir, mv, date) costs a fork and exec, a few milliseconds each on a busy node, all on the failover path.
-state="$3"
-[ -d ${shellQuote(run)} ] || mkdir -p ${shellQuote(run)}
-printf '%s\\n' "$state" > ${shellQuote(`${run}/vrrp.state.tmp`)} && mv -f ${shellQuote(`${run}/vrrp.state.tmp`)} ${shellQuote(`${run}/vrrp.state`)}
-if [ "$state" = MASTER ]; then
-  ( ${o.moveCommand} ) >> ${shellQuote(`${run}/move.log`)} 2>&1 &
-fi
-echo "$(date -u +%FT%T.%NZ) $state" >> ${shellQuote(`${run}/vrrp.log`)}
-exit 0
 `;
 }
 
@@ -100,26 +75,79 @@ pid="$(cat ${shellQuote(`${o.paths.runDir}/haproxy.pid`)} 2>/dev/null)" || exit 
 
 export interface SystemdUnitsOptions {
   readonly configDir: string;
+  /** keepalived's, the agent's and the supervisor's run-time directory (a systemd RuntimeDirectory under /run). */
+  readonly runDir: string;
   /** Directory of the agent bundle (index.mjs). */
   readonly agentDir: string;
   /** File descriptors HAProxy may open (about 2 x maxconn + bound ports + slack). */
   readonly haproxyFileLimit: number;
+  /** The node executable the agent runs on (NODE_BIN: never plain `node`). */
+  readonly nodeBinary: string;
+  /** The lowest port HAProxy binds (client and stats ports): below 1024 the unit keeps CAP_NET_BIND_SERVICE. */
+  readonly lowestPort: number;
+  /** The address keepalived holds on lo while master (removed when keepalived stops, however it stopped). */
+  readonly markerAddress: string;
+  /** The VPN virtual address, put on lo on every start by its own unit. @default - no VPN virtual address */
+  readonly vpnVirtualIp?: string;
 }
 
-/** The three services of a node: HAProxy under its supervisor, keepalived, the agent's sync loop. */
+/** Sandboxing every unit gets: the programs read the system, write only their own directories. */
+const HARDENING = `NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native`;
+
+/** The /run directory every unit shares: created by systemd on each start, kept across restarts of any one unit. */
+function runtimeDirectory(runDir: string): string {
+  return `RuntimeDirectory=${runDir.replace(/^\/run\//, '')}
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes`;
+}
+
+/**
+ * The services of a node: HAProxy under its supervisor, keepalived, the agent (and, with a VPN virtual address,
+ * the unit that puts it on lo). What still runs as root, and why:
+ * - the supervisor and HAProxy's master: the master binds the client ports, raises its file limit and re-reads
+ *   its files on reload; its workers, which carry all client traffic, run as `haproxy` in a chroot (haproxy.cfg).
+ *   Capabilities: CAP_SETUID/SETGID and CAP_SYS_CHROOT for that drop, CAP_SYS_RESOURCE for LimitNOFILE,
+ *   CAP_NET_BIND_SERVICE only when a port below 1024 is bound;
+ * - keepalived: VRRP needs raw sockets (CAP_NET_RAW) and the marker address needs CAP_NET_ADMIN;
+ * - the agent: it reads keepalived's FIFO (root, 0600) and HAProxy's admin socket and signals keepalived to
+ *   reload (CAP_KILL); it holds no other capability and writes only /etc/rfha and the run directory.
+ */
 export function renderSystemdUnits(o: SystemdUnitsOptions): Record<string, string> {
-  return {
+  const run = o.runDir;
+  const [markerIp, , markerDev] = o.markerAddress.split(' ');
+  const bind = o.lowestPort < 1024 ? ' CAP_NET_BIND_SERVICE' : '';
+  const units: Record<string, string> = {
     'rfha-haproxy.service': `[Unit]
 Description=HAProxy under the resilient-fleet supervisor (writes keepalived's track file)
-After=network-online.target
-Wants=network-online.target
+After=network-online.target${o.vpnVirtualIp ? ' rfha-vpn-address.service' : ''}
+Wants=network-online.target${o.vpnVirtualIp ? ' rfha-vpn-address.service' : ''}
 
 [Service]
 ExecStart=/bin/bash ${o.configDir}/haproxy-supervisor.sh
-ExecReload=/bin/sh -c 'kill -USR2 "$(cat /run/rfha/haproxy.pid)"'
+ExecReload=/bin/sh -c 'kill -USR2 "$(cat ${run}/haproxy.pid)"'
 LimitNOFILE=${o.haproxyFileLimit}
 Restart=always
 RestartSec=1
+${runtimeDirectory(run)}
+ReadWritePaths=${run}
+CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${bind}
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+${HARDENING}
 
 [Install]
 WantedBy=multi-user.target
@@ -130,26 +158,56 @@ After=rfha-haproxy.service network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/sbin/keepalived -n -l -D -f ${o.configDir}/keepalived.conf
+ExecStart=/usr/sbin/keepalived -n -l -D -f ${o.configDir}/keepalived.conf -p ${run}/keepalived.pid -r ${run}/vrrp.pid -c ${run}/checkers.pid
 ExecReload=/bin/kill -HUP $MAINPID
+# However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
+# The agent sees the same from keepalived's pid files and stops acting as master.
+ExecStopPost=-/usr/sbin/ip addr del ${markerIp}/32 dev ${markerDev}
 Restart=always
 RestartSec=1
+${runtimeDirectory(run)}
+ReadWritePaths=${run}
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL
+RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
+${HARDENING}
 
 [Install]
 WantedBy=multi-user.target
 `,
     'rfha-agent.service': `[Unit]
-Description=resilient-fleet HAProxy pair agent (peer, app servers, address)
+Description=resilient-fleet HAProxy pair agent (VRRP transitions in order, peer, app servers, address)
 After=rfha-haproxy.service rfha-keepalived.service
 
 [Service]
 EnvironmentFile=${o.configDir}/node.env
-ExecStart=/usr/bin/node ${o.agentDir}/index.mjs sync
+ExecStart=${o.nodeBinary} ${o.agentDir}/index.mjs run
 Restart=always
-RestartSec=5
+RestartSec=1
+${runtimeDirectory(run)}
+ReadWritePaths=${run} ${o.configDir}
+CapabilityBoundingSet=CAP_KILL
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+${HARDENING}
 
 [Install]
 WantedBy=multi-user.target
 `,
   };
+  if (o.vpnVirtualIp) {
+    units['rfha-vpn-address.service'] = `[Unit]
+Description=The VPN virtual address of the resilient-fleet HAProxy pair, accepted on lo (both nodes; the route picks one)
+Before=rfha-haproxy.service
+After=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/ip addr replace ${o.vpnVirtualIp}/32 dev lo
+ExecStop=-/usr/sbin/ip addr del ${o.vpnVirtualIp}/32 dev lo
+
+[Install]
+WantedBy=multi-user.target
+`;
+  }
+  return units;
 }

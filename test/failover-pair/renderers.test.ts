@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { clientProblems, loadClientsFile, portRanges } from '../../lib/failover-pair/clients';
 import { renderHaproxyConfig } from '../../lib/failover-pair/haproxy-config';
 import { assertWeightOutweighsGap, HaproxyTracking, renderKeepalivedConfig } from '../../lib/failover-pair/keepalived-config';
-import { renderNotifyScript, renderSupervisorScript, shellQuote } from '../../lib/failover-pair/scripts-config';
+import { renderSupervisorScript, shellQuote } from '../../lib/failover-pair/scripts-config';
 
 const paths = { configDir: '/etc/rfha', runDir: '/run/rfha' };
 const rules = { minPort: 1024, maxPort: 65535, reserved: [{ prop: 'statsPort', port: 8404 }] };
@@ -90,8 +90,15 @@ describe('renderHaproxyConfig', () => {
   test('maps backendPort and restricts allowFrom per client', () => {
     const files = renderHaproxyConfig({ ...base, clients: [{ name: 'a', port: 9001, backendPort: 7001, allowFrom: ['203.0.113.0/24', '198.51.100.7/32'] }, { name: 'b', port: 9002 }] });
     expect(files['backend-ports.map']).toBe('9001 7001\n9002 9002\n');
-    expect(files['haproxy.cfg']).toContain('acl from_9001 src 203.0.113.0/24 198.51.100.7/32');
-    expect(files['haproxy.cfg']).toContain('tcp-request connection reject if { dst_port 9001 } !from_9001');
+    // One lookup of the port, one longest-prefix lookup of (port, source): no rule per client.
+    expect(files['restricted-ports.map']).toBe('9001 1\n');
+    expect(files['allow-from.map']).toBe('::0:9001:203.0.113.0/120 1\n::0:9001:198.51.100.7/128 1\n');
+    expect(files['haproxy.cfg']).not.toMatch(/^\s*acl /m);
+    expect(files['haproxy.cfg']).toContain('tcp-request connection set-var(sess.rf_lo) dst_port,mod(10000) if { dst_port,map_int(/etc/rfha/restricted-ports.map,0) -m int 1 }');
+    expect(files['haproxy.cfg']).toContain('tcp-request connection set-var(sess.rf_hi) dst_port,div(10000) if { var(sess.rf_lo) -m found }');
+    expect(files['haproxy.cfg']).toContain('tcp-request connection set-var(sess.rf_src) src if { var(sess.rf_lo) -m found }');
+    expect(files['haproxy.cfg']).toContain('tcp-request connection set-var(sess.rf_key) str(::),concat(,sess.rf_hi,:),concat(,sess.rf_lo,:),concat(,sess.rf_src,) if { var(sess.rf_lo) -m found }');
+    expect(files['haproxy.cfg']).toContain('tcp-request connection reject if { var(sess.rf_lo) -m found } !{ var(sess.rf_key),map_ip(/etc/rfha/allow-from.map,0) -m int 1 }');
     expect(files['app-backend.head']).toMatch(/^backend app$/m);
     expect(files['app-backend.head']).toContain('default-server check port 80');
     expect(files['app-backend.head']).toContain('# slots: 64');
@@ -154,7 +161,8 @@ describe('renderKeepalivedConfig', () => {
     expect(conf).toContain('unicast_peer {\n    include /etc/rfha/peers.conf\n  }');
     expect(conf).toContain('priority $PRIORITY');
     expect(conf).toContain('include /etc/rfha/node.conf');
-    expect(conf).toContain('notify /etc/rfha/notify.sh');
+    expect(conf).toContain('vrrp_notify_fifo /run/rfha/vrrp.fifo');
+    expect(conf).not.toMatch(/^\s*notify /m); // no script forked per transition
     expect(conf).not.toMatch(/unicast_src_ip \d/); // no address typed: node.conf says it
   });
   test('renders the guides\' polled check script for comparison', () => {
@@ -177,14 +185,6 @@ describe('scripts', () => {
     expect(s).toContain("haproxy -W -db -f '/etc/rfha/haproxy.cfg' -f '/etc/rfha/app-backend.cfg' &");
     expect(s).toMatch(/wait "\$pid"\n {2}rc=\$\?\n {2}mark 0/);
     expect(s).toContain('/dev/tcp/127.0.0.1/8404');
-  });
-  test('the notify script records the state and moves the address on MASTER only', () => {
-    const s = renderNotifyScript({ paths, moveCommand: 'node /opt/rfha/agent/index.mjs move' });
-    expect(s).toContain('if [ "$state" = MASTER ]; then\n  ( node /opt/rfha/agent/index.mjs move )');
-    expect(s).toContain("'/run/rfha/vrrp.state'");
-    // The move starts before the log line's `date`, and after the state file it re-reads.
-    expect(s.indexOf('index.mjs move')).toBeGreaterThan(s.indexOf("'/run/rfha/vrrp.state'"));
-    expect(s.indexOf('index.mjs move')).toBeLessThan(s.indexOf('$(date'));
   });
   test('the supervisor marks HAProxy down with builtins only (no fork on the failover path)', () => {
     const s = renderSupervisorScript({ paths, configFiles: ['/etc/rfha/haproxy.cfg'], readinessPort: 8404, restartDelaySeconds: 2 });

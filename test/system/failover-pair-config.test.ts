@@ -10,7 +10,7 @@ import * as path from 'path';
 import { HaproxyClient } from '../../lib/failover-pair/clients';
 import { renderHaproxyConfig } from '../../lib/failover-pair/haproxy-config';
 import { HaproxyTracking, renderKeepalivedConfig, renderNodeConf } from '../../lib/failover-pair/keepalived-config';
-import { renderCheckScript, renderNotifyScript, renderSupervisorScript } from '../../lib/failover-pair/scripts-config';
+import { renderCheckScript, renderSupervisorScript } from '../../lib/failover-pair/scripts-config';
 import { renderAppBackend, renderPeers } from '../../instance/failover-pair-agent/logic';
 import { canUseNetns, requirePrograms } from './programs';
 
@@ -99,7 +99,6 @@ describe('rendered files accepted by the real programs', () => {
     fs.writeFileSync(path.join(configDir, 'keepalived.conf'), renderKeepalivedConfig({ paths, virtualRouterId: 51, advertIntervalMs: 50, preemptDelaySeconds: 10, tracking, checkWeight }));
     fs.writeFileSync(path.join(configDir, 'node.conf'), renderNodeConf({ sourceIp: '10.0.1.5', priority: 254, interfaceName: 'eth0' }));
     fs.writeFileSync(path.join(configDir, 'peers.conf'), renderPeers(['10.0.2.7']));
-    fs.writeFileSync(path.join(configDir, 'notify.sh'), renderNotifyScript({ paths, moveCommand: 'true' }), { mode: 0o755 });
     fs.writeFileSync(path.join(configDir, 'check-haproxy.sh'), renderCheckScript({ paths }), { mode: 0o755 });
     const r = spawnSync('ip', ['netns', 'exec', ns, 'keepalived', '-t', '-l', '-n', '-f', path.join(configDir, 'keepalived.conf')], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
@@ -110,7 +109,6 @@ describe('rendered files accepted by the real programs', () => {
     const paths = { configDir: dir, runDir: path.join(dir, 'run') };
     const scripts: Array<[string, string]> = [
       ['bash', renderSupervisorScript({ paths, configFiles: ['/etc/a.cfg', "/etc/it's.cfg"], readinessPort: 8404, restartDelaySeconds: 2 })],
-      ['sh', renderNotifyScript({ paths, moveCommand: 'node /opt/agent.mjs move' })],
       ['sh', renderCheckScript({ paths })],
     ];
     for (const [shell, text] of scripts) {

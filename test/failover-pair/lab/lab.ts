@@ -7,8 +7,12 @@
  *   ns <prefix>b  : node B, 10.77.0.12, the same (priority 253)
  *   ns <prefix>s  : two app instances, 10.77.0.21 and 10.77.0.22
  *
- * Every file is rendered by the library's own renderers; only the move command is local. Traffic never
- * leaves the namespaces. `close()` kills every process in them and deletes them, whatever happened.
+ * Every file is rendered by the library's own renderers (or taken as the construct staged them for its asset,
+ * `staged`), at the paths a node uses: each node program runs in its own network namespace with its node's
+ * directories bind-mounted on /etc/rfha and /run/rfha (`ip netns exec` gives every program a private mount
+ * namespace; the two empty mount points are created on this machine if missing). The agent's follower runs as on
+ * a node (lab-agent.ts); only its address move is local: a route change in the client namespace instead of the
+ * EC2 call. Traffic never leaves the namespaces. `close()` kills every process in them and deletes them.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -16,8 +20,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { HaproxyClient } from '../../../lib/failover-pair/clients';
 import { renderHaproxyConfig } from '../../../lib/failover-pair/haproxy-config';
-import { HaproxyTracking, keepalivedFiles, renderKeepalivedConfig, renderNodeConf } from '../../../lib/failover-pair/keepalived-config';
-import { renderCheckScript, renderNotifyScript, renderSupervisorScript } from '../../../lib/failover-pair/scripts-config';
+import { HaproxyTracking, keepalivedFiles, renderKeepalivedConfig, renderNodeConf, STANDBY_STARTUP_DELAY_SECONDS } from '../../../lib/failover-pair/keepalived-config';
+import { renderCheckScript, renderSupervisorScript } from '../../../lib/failover-pair/scripts-config';
 import { renderAppBackend, renderPeers, ServerSlot } from '../../../instance/failover-pair-agent/logic';
 import { runtimeCommand } from '../../../instance/failover-pair-agent/haproxy-runtime';
 
@@ -27,6 +31,9 @@ export const APP_IPS = ['10.77.0.21', '10.77.0.22'] as const;
 export const CHECK_PORT = 18080;
 export const STATS_PORT = 18404;
 export type NodeName = 'a' | 'b';
+/** Where a node's programs see their files (the paths the construct renders). */
+export const NODE_PATHS = { configDir: '/etc/rfha', runDir: '/run/rfha' } as const;
+const TSX = path.join(__dirname, '..', '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 export interface LabOptions {
   readonly clients: readonly HaproxyClient[];
@@ -39,6 +46,13 @@ export interface LabOptions {
   readonly haproxyFiles?: (dir: string) => Record<string, string>;
   /** The app backend's slots at start. @default both app instances ready, two free slots */
   readonly initialSlots?: ServerSlot[];
+  /**
+   * The files exactly as a construct staged them for its asset (file name -> content), used on both nodes instead
+   * of rendering; the lab adds only what a node's boot writes (node.conf, peers.conf). @default - rendered here
+   */
+  readonly staged?: Record<string, string>;
+  /** How often a master's agent re-checks where the address is, in ms. @default 2000 */
+  readonly recheckMs?: number;
 }
 
 function ip(...args: string[]): string {
@@ -94,13 +108,23 @@ export class FailoverLab {
       this.spawnIn('s', 'node', [path.join(__dirname, 'backend-server.mjs'), `app-${i + 1}`, addr, [...ports, CHECK_PORT].join(',')], `app-${i + 1}.log`);
     });
     for (const node of ['a', 'b'] as const) this.writeNodeFiles(node);
+    for (const dir of Object.values(NODE_PATHS)) fs.mkdirSync(dir, { recursive: true });
   }
 
   private writeNodeFiles(node: NodeName): void {
-    const paths = this.nodeDir(node);
-    fs.mkdirSync(paths.configDir, { recursive: true, mode: 0o755 });
-    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
+    const host = this.nodeDir(node);
+    fs.mkdirSync(host.configDir, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(host.runDir, { recursive: true, mode: 0o755 });
+    const paths = NODE_PATHS;
     const o = this.options;
+    const priority = o.baseline ? (node === 'a' ? 101 : 100) : node === 'a' ? 254 : 253;
+    if (o.staged) {
+      const files = { ...o.staged };
+      files['node.conf'] = renderNodeConf({ sourceIp: NODE_IPS[node], priority, interfaceName: 'eth0', startupDelaySeconds: node === 'a' ? 0 : STANDBY_STARTUP_DELAY_SECONDS });
+      files['peers.conf'] = renderPeers([NODE_IPS[node === 'a' ? 'b' : 'a']]);
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(host.configDir, name), text, { mode: name.endsWith('.sh') ? 0o755 : 0o644 });
+      return;
+    }
     const files: Record<string, string> = o.haproxyFiles
       ? o.haproxyFiles(paths.configDir)
       : { ...renderHaproxyConfig({
@@ -128,15 +152,8 @@ export class FailoverLab {
       checkWeight: baseline ? 2 : 0,
       checkIntervalSeconds: 1,
     });
-    const priority = baseline ? (node === 'a' ? 101 : 100) : node === 'a' ? 254 : 253;
-    files['node.conf'] = renderNodeConf({ sourceIp: NODE_IPS[node], priority, interfaceName: 'eth0' });
+    files['node.conf'] = renderNodeConf({ sourceIp: NODE_IPS[node], priority, interfaceName: 'eth0', startupDelaySeconds: node === 'a' ? 0 : STANDBY_STARTUP_DELAY_SECONDS });
     files['peers.conf'] = renderPeers([NODE_IPS[node === 'a' ? 'b' : 'a']]);
-    files['notify.sh'] = renderNotifyScript({
-      paths,
-      // `ip -n` only enters the network namespace; `ip netns exec` also builds a mount namespace and remounts
-      // /sys, about 10 ms more here. Neither is what AWS does: there the move is an EC2 API call (agent `move`).
-      moveCommand: `ip -n ${this.ns('c')} route replace ${VIP}/32 via ${NODE_IPS[node]}`,
-    });
     files['check-haproxy.sh'] = renderCheckScript({ paths });
     files['haproxy-supervisor.sh'] = renderSupervisorScript({
       paths,
@@ -145,7 +162,7 @@ export class FailoverLab {
       restartDelaySeconds: o.restartDelaySeconds ?? 2,
     });
     for (const [name, text] of Object.entries(files)) {
-      const file = path.join(paths.configDir, name);
+      const file = path.join(host.configDir, name);
       fs.writeFileSync(file, text, { mode: name.endsWith('.sh') ? 0o755 : 0o644 });
     }
   }
@@ -155,7 +172,12 @@ export class FailoverLab {
   }
 
   public spawnIn(n: 'a' | 'b' | 'c' | 's', cmd: string, args: string[], log?: string): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.ns(n), cmd, ...args], {
+    // A node's programs see its own directories at the paths the construct renders.
+    const mounted =
+      n === 'a' || n === 'b'
+        ? ['sh', '-c', `mount --bind "$1" ${NODE_PATHS.configDir} && mount --bind "$2" ${NODE_PATHS.runDir} && shift 2 && exec "$@"`, 'sh', this.nodeDir(n).configDir, this.nodeDir(n).runDir, cmd, ...args]
+        : [cmd, ...args];
+    const child = spawn('ip', ['netns', 'exec', this.ns(n), ...mounted], {
       stdio: ['ignore', log ? fs.openSync(path.join(this.dir, log), 'a') : 'pipe', log ? fs.openSync(path.join(this.dir, log), 'a') : 'pipe'],
     });
     this.children.push(child);
@@ -163,20 +185,46 @@ export class FailoverLab {
   }
 
   public startHaproxy(node: NodeName): ChildProcess {
-    return this.spawnIn(node, 'bash', [path.join(this.nodeDir(node).configDir, 'haproxy-supervisor.sh')], `${node}-haproxy.log`);
+    return this.spawnIn(node, 'bash', [path.join(NODE_PATHS.configDir, 'haproxy-supervisor.sh')], `${node}-haproxy.log`);
   }
 
-  public startKeepalived(node: NodeName): ChildProcess {
-    const { configDir, runDir } = this.nodeDir(node);
+  private readonly agents = new Map<NodeName, ChildProcess>();
+
+  /** keepalived as its unit runs it, and (once per node) the agent that follows it. */
+  public startKeepalived(node: NodeName, withAgent = true): ChildProcess {
+    const { runDir } = this.nodeDir(node);
+    const f = keepalivedFiles(NODE_PATHS);
     // A SIGKILLed keepalived leaves its pid files behind (and its VRRP child a zombie that pid 1 may not reap
     // here); systemd's restart would start clean, so does this.
-    for (const f of ['keepalived.pid', 'vrrp.pid', 'checkers.pid']) fs.rmSync(path.join(runDir, f), { force: true });
-    return this.spawnIn(
+    for (const file of ['keepalived.pid', 'vrrp.pid', 'checkers.pid']) fs.rmSync(path.join(runDir, file), { force: true });
+    const child = this.spawnIn(node, 'keepalived', ['-n', '-l', '-D', '-P', '-f', f.config, '-p', f.pidFile, '-r', f.vrrpPidFile, '-c', f.checkersPidFile], `${node}-keepalived.log`);
+    if (withAgent && !this.agents.has(node)) this.startAgent(node);
+    return child;
+  }
+
+  /** The agent's follower (notify FIFO, liveness, take-back) with the lab's local address move. */
+  public startAgent(node: NodeName): ChildProcess {
+    const child = this.spawnIn(
       node,
-      'keepalived',
-      ['-n', '-l', '-D', '-P', '-f', keepalivedFiles({ configDir, runDir }).config, '-p', `${runDir}/keepalived.pid`, '-r', `${runDir}/vrrp.pid`, '-c', `${runDir}/checkers.pid`],
-      `${node}-keepalived.log`,
+      process.execPath,
+      [TSX, path.join(__dirname, 'lab-agent.ts'), this.ns('c'), `${VIP}/32`, NODE_IPS[node], String(this.options.recheckMs ?? 2000)],
+      `${node}-agent.log`,
     );
+    this.agents.set(node, child);
+    return child;
+  }
+
+  /** The agent's log lines (JSON), for timings. */
+  public agentLog(node: NodeName): Array<Record<string, unknown> & { t: number }> {
+    try {
+      return fs
+        .readFileSync(path.join(this.dir, `${node}-agent.log`), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+    } catch {
+      return [];
+    }
   }
 
   /** The HAProxy master's pid, from the supervisor's pid file. */
