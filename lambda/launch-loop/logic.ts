@@ -134,11 +134,6 @@ export function isHealthCheckCause(cause: string | undefined): boolean {
   return /health check|unhealthy|health-check/i.test(cause);
 }
 
-/** True when the status message names a failed launch lifecycle action (how CodeDeploy failures look to Auto Scaling). */
-export function isAbandonedLifecycle(statusMessage: string): boolean {
-  return /lifecycle action/i.test(statusMessage) && /abandon/i.test(statusMessage);
-}
-
 function recordKey(fact: Fact): string | undefined {
   switch (fact.kind) {
     case 'launch-failed':
