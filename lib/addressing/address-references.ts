@@ -1,6 +1,6 @@
 import { Token, aws_route53 as route53, aws_ssm as ssm } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 import { isDomainName, isParameterPrefix } from './names';
 
 /** Props of `AddressReferences`. */
@@ -36,7 +36,8 @@ export class AddressReferences extends Construct {
 
   constructor(scope: Construct, id: string, props: AddressReferencesProps) {
     super(scope, id);
-    const check = new PropsValidator('AddressReferences');
+    requireProps(this, 'AddressReferences', props, { parameterPrefix: 'the AddressStack\'s parameterPrefix, for example \'/resilient-fleet/addresses/example.com\'', zoneName: 'the AddressStack\'s zoneName, for example \'example.com\'' });
+    const check = new PropsValidator('AddressReferences', this);
     check.check(
       Token.isUnresolved(props.parameterPrefix) || !isParameterPrefix(props.parameterPrefix),
       'parameterPrefix',

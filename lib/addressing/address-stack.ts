@@ -11,7 +11,7 @@ import {
   aws_ssm as ssm,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { PropsValidator, describe } from '../private/validation';
+import { PropsValidator, describe, requireProps } from '../private/validation';
 import { AddressReferences } from './address-references';
 import { isDomainName, isIpv4, isRecordName, isParameterPrefix } from './names';
 
@@ -138,7 +138,8 @@ export class AddressStack extends Stack {
   private readonly names = new Set<string>();
 
   constructor(scope: Construct, id: string, props: AddressStackProps) {
-    super(scope, id, { ...props, terminationProtection: props.terminationProtection ?? true });
+    super(scope, id, { ...props, terminationProtection: props?.terminationProtection ?? true });
+    requireProps(this, 'AddressStack', props, { zoneName: "the public zone's domain name, for example 'example.com'" });
     this.zoneName = (props.zoneName ?? '').replace(/\.$/, '').toLowerCase();
     this.parameterPrefix = props.parameterPrefix ?? `/resilient-fleet/addresses/${this.zoneName}`;
     this.recordTtl = props.recordTtl ?? DEFAULT_TTL;
@@ -170,7 +171,7 @@ export class AddressStack extends Stack {
    * @param name a short stable name, for example 'edge'; it is part of construct ids and parameter names
    */
   public addElasticIp(name: string, options: ElasticIpOptions = {}): ec2.CfnEIP {
-    const check = new PropsValidator('AddressStack.addElasticIp');
+    const check = new PropsValidator('AddressStack.addElasticIp', this);
     check.check(!/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(name), 'name', name, 'letters, digits and "-", starting with a letter, at most 63 characters', 'use a short stable name such as "edge"');
     check.check(this.elasticIps.has(name), 'name', name, 'a name used once per stack', 'give each Elastic IP its own name');
     if (options.recordName !== undefined) this.checkRecordName(check, 'recordName', options.recordName);
@@ -198,7 +199,7 @@ export class AddressStack extends Stack {
    * Names kept equal to a changing fleet belong to a `DnsRegistrar` instead.
    */
   public addARecord(recordName: string, values: string[], options: NameOptions = {}): route53.ARecord[] {
-    const check = new PropsValidator('AddressStack.addARecord');
+    const check = new PropsValidator('AddressStack.addARecord', this);
     const visibility = this.visibility(options);
     this.checkName(check, recordName, visibility, options);
     check.check(values.length === 0, 'values', values, 'at least one IPv4 address', 'pass the addresses the name should resolve to');
@@ -224,7 +225,7 @@ export class AddressStack extends Stack {
    * is then one change of one record, here.
    */
   public addCname(recordName: string, target: string, options: NameOptions = {}): route53.CnameRecord[] {
-    const check = new PropsValidator('AddressStack.addCname');
+    const check = new PropsValidator('AddressStack.addCname', this);
     const visibility = this.visibility(options);
     this.checkName(check, recordName, visibility, options);
     this.checkNotApex(check, recordName);
@@ -249,7 +250,7 @@ export class AddressStack extends Stack {
    * means no answers while the other copy is healthy.
    */
   public addBlueGreenName(recordName: string, options: BlueGreenNameOptions): BlueGreenRecords {
-    const check = new PropsValidator('AddressStack.addBlueGreenName');
+    const check = new PropsValidator('AddressStack.addBlueGreenName', this);
     const visibility = this.visibility(options);
     this.checkName(check, recordName, visibility, options);
     this.checkNotApex(check, recordName);
@@ -410,7 +411,7 @@ export class AddressStack extends Stack {
   }
 
   private validate(props: AddressStackProps): void {
-    const check = new PropsValidator('AddressStack');
+    const check = new PropsValidator('AddressStack', this);
     if (!Token.isUnresolved(props.zoneName)) {
       check.check(
         !isDomainName(this.zoneName) || !this.zoneName.includes('.'),

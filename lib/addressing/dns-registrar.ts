@@ -7,12 +7,13 @@ import {
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
+  aws_lambda as lambda,
   aws_route53 as route53,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 import { isRecordName } from './names';
 
 /** Which address of each instance goes into the record. */
@@ -90,8 +91,9 @@ const MAX_HEARTBEAT_S = 7200;
  * CREATE and DELETE) in this zone.
  */
 export class DnsRegistrar extends Construct {
-  /** The hook function. */
-  public readonly hook: HookFunction;
+  /** The Lambda function of the hook that keeps the record current. */
+  public readonly function: lambda.IFunction;
+  private readonly hook: HookFunction;
   /** The termination lifecycle hook. */
   public readonly terminateHook: autoscaling.LifecycleHook;
   /** The launch lifecycle hook, with `registerBeforeInService`. */
@@ -101,6 +103,7 @@ export class DnsRegistrar extends Construct {
 
   constructor(scope: Construct, id: string, props: DnsRegistrarProps) {
     super(scope, id);
+    requireProps(this, 'DnsRegistrar', props, { autoScalingGroup: 'an autoscaling.IAutoScalingGroup, for example fleet.autoScalingGroup of a MultiAzFleet', hostedZone: 'a route53.IHostedZone, for example the public or private zone of an AddressStack', recordName: 'the record name in the zone, for example "app-cluster3"' });
     const ttl = props.ttl ?? DEFAULT_TTL;
     const drain = props.drainTime ?? ttl;
     const sweep = props.sweepInterval ?? Duration.minutes(5);
@@ -148,6 +151,7 @@ export class DnsRegistrar extends Construct {
         DRAIN_SECONDS: String(drainS),
       },
     });
+    this.function = this.hook.function;
     this.grantPermissions(props.hostedZone, group);
 
     const target = new targets.LambdaFunction(this.hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(2) });
@@ -224,7 +228,7 @@ export class DnsRegistrar extends Construct {
   }
 
   private validate(props: DnsRegistrarProps, ttl: Duration, drain: Duration, sweep: Duration): void {
-    const check = new PropsValidator('DnsRegistrar');
+    const check = new PropsValidator('DnsRegistrar', this);
     if (!Token.isUnresolved(props.recordName)) {
       check.check(
         !isRecordName(props.recordName) || props.recordName.startsWith('*'),

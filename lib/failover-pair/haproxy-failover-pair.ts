@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { bundleDir } from '../private/assets';
 import { acknowledgeNag } from '../private/nag';
 import { isDomainName } from '../addressing/names';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, knownVpcCidrs, requireProps } from '../private/validation';
 import { HaproxyClient, clientProblems, loadClientsFile, portRanges } from './clients';
 import { renderHaproxyConfig } from './haproxy-config';
 import { DEFAULT_PRIORITIES, markerAddress, renderKeepalivedConfig } from './keepalived-config';
@@ -195,12 +195,13 @@ export class HaproxyFailoverPair extends Construct {
   /** The Elastic IP's address, when this construct created it. */
   public readonly publicIp?: string;
   /** The client list in force (from `clients` or `clientsFile`), sorted by port. */
-  public readonly clients: readonly HaproxyClient[];
+  public readonly clients: HaproxyClient[];
   /** The Availability Zones of the two nodes. */
   public readonly availabilityZones: string[];
 
   constructor(scope: Construct, id: string, props: HaproxyFailoverPairProps) {
     super(scope, id);
+    requireProps(this, 'HaproxyFailoverPair', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId }), with public subnets in two Availability Zones' });
     const statsPort = props.statsPort ?? 8404;
     const minClientPort = props.minClientPort ?? 1024;
     const maxClientPort = props.maxClientPort ?? 65535;
@@ -220,7 +221,7 @@ export class HaproxyFailoverPair extends Construct {
     this.availabilityZones = azs;
 
     // ---- validation: every problem at once ----
-    const check = new PropsValidator('HaproxyFailoverPair');
+    const check = new PropsValidator('HaproxyFailoverPair', this);
     check.check(props.backendGroup !== undefined && props.backendName !== undefined, 'backendName', props.backendName, 'either backendGroup or backendName, not both', 'remove one of the two: backendName to follow a DNS name, backendGroup to follow an Auto Scaling group');
     check.check(props.backendGroup === undefined && props.backendName === undefined, 'backendGroup', undefined, 'an Auto Scaling group (backendGroup) or a DNS name (backendName)', 'pass the app fleet\'s autoScalingGroup as backendGroup, or its name such as "app-cluster3.example.com" as backendName');
     if (props.backendName !== undefined && !Token.isUnresolved(props.backendName)) {
@@ -266,8 +267,8 @@ export class HaproxyFailoverPair extends Construct {
       const vip = props.vpnVirtualIp;
       const valid = isIpv4(vip);
       check.check(!valid, 'vpnVirtualIp', vip, 'an IPv4 address such as "172.31.255.10"', 'give one address, without a prefix length');
-      const cidr = props.vpc.vpcCidrBlock;
-      if (valid && !Token.isUnresolved(cidr)) {
+      // A new ec2.Vpc's vpcCidrBlock is a token: its configured range is read from the AWS::EC2::VPC resource.
+      for (const cidr of valid ? knownVpcCidrs(props.vpc) : []) {
         check.check(inCidr(vip, cidr), 'vpnVirtualIp', vip, `an address outside the VPC's range (${cidr}): the VPC routes its own range locally and would never use the route`, 'choose an address outside the VPC range, for example in 172.31.255.0/24 when the VPC is 10.0.0.0/16');
       }
     }

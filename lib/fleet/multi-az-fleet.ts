@@ -17,7 +17,7 @@ import {
 import { Construct } from 'constructs';
 import { LaunchLoopGuard, LaunchLoopGuardOptions } from '../launch-loop/launch-loop-guard';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 import { renderAgentHold, renderAgentStart } from './codedeploy-user-data';
 
 /** Which health check decides that an instance is replaced. */
@@ -233,6 +233,7 @@ export class MultiAzFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: MultiAzFleetProps) {
     super(scope, id);
+    requireProps(this, 'MultiAzFleet', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId })', machineImage: 'an ec2.IMachineImage, for example ec2.MachineImage.latestAmazonLinux2023() or the AMI your image pipeline built' });
 
     const subnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     const selected = props.vpc.selectSubnets(subnetSelection);
@@ -478,7 +479,7 @@ export class MultiAzFleet extends Construct {
       selectedAzs: string[];
     },
   ): void {
-    const check = new PropsValidator('MultiAzFleet');
+    const check = new PropsValidator('MultiAzFleet', this);
     const azs = v.selectedAzs.filter((az) => !Token.isUnresolved(az));
     check.check(
       azs.length === v.selectedAzs.length && azs.length < 2,
@@ -570,9 +571,8 @@ export class MultiAzFleet extends Construct {
       check.integerInRange(`${at}.minCapacity`, entry.minCapacity, 0, 10_000);
       check.integerInRange(`${at}.maxCapacity`, entry.maxCapacity, 0, 10_000);
       check.integerInRange(`${at}.desiredCapacity`, entry.desiredCapacity, 0, 10_000);
-      if (entry.minCapacity !== undefined && entry.maxCapacity !== undefined) {
-        check.check(entry.minCapacity > entry.maxCapacity, `${at}.minCapacity`, entry.minCapacity, `at most ${at}.maxCapacity (${entry.maxCapacity})`, 'swap or correct the two values');
-      }
+      check.scheduledCapacity(at, entry, v.minCapacity, v.maxCapacity);
+      check.autoScalingSchedule(`${at}.schedule`, entry.schedule);
     });
     if (props.rootVolumeSize) {
       const gib = props.rootVolumeSize.toGibibytes({ rounding: SizeRoundingBehavior.NONE });

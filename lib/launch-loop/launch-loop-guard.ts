@@ -23,7 +23,7 @@ import {
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 
 /** What the guard does to the group when it confirms a launch loop. */
 export enum LaunchLoopCircuitBreaker {
@@ -154,6 +154,7 @@ export class LaunchLoopGuard extends Construct {
 
   constructor(scope: Construct, id: string, props: LaunchLoopGuardProps) {
     super(scope, id);
+    requireProps(this, 'LaunchLoopGuard', props, { autoScalingGroup: 'an autoscaling.IAutoScalingGroup, for example fleet.autoScalingGroup of a MultiAzFleet (or call fleet.guardLaunchLoops())' });
     const threshold = props.shortLivedLaunches ?? 3;
     const window = props.window ?? Duration.minutes(30);
     const shortLivedTime = props.shortLivedTime ?? Duration.minutes(20);
@@ -403,7 +404,7 @@ export class LaunchLoopGuard extends Construct {
   }
 
   private validate(props: LaunchLoopGuardProps, v: { window: Duration; shortLivedTime: Duration }): void {
-    const check = new PropsValidator('LaunchLoopGuard');
+    const check = new PropsValidator('LaunchLoopGuard', this);
     check.integerInRange(
       'shortLivedLaunches',
       props.shortLivedLaunches,

@@ -10,6 +10,7 @@ import {
   aws_events as events,
   aws_events_targets as targets,
   aws_iam as iam,
+  aws_lambda as lambda,
   aws_kms as kms,
   aws_s3_assets as s3assets,
 } from 'aws-cdk-lib';
@@ -18,7 +19,7 @@ import type { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 import { renderLeaderUserData } from './leader-user-data-config';
 
 /** Props of `LeaderElection`. */
@@ -99,8 +100,9 @@ const DEFAULT_TAG_KEY = 'resilient-fleet:leader';
 export class LeaderElection extends Construct {
   /** The ledger: leader item and once-per-deployment runs. */
   public readonly table: dynamodb.Table;
-  /** The hook that elects, hands over and sweeps. */
-  public readonly hook: HookFunction;
+  /** The Lambda function of the hook that elects, hands over and sweeps. */
+  public readonly function: lambda.IFunction;
+  private readonly hook: HookFunction;
   /** The terminate lifecycle hook that gives the hook time to hand over. */
   public readonly lifecycleHook: autoscaling.LifecycleHook;
   /** The EC2 tag key that marks the leader. */
@@ -114,12 +116,13 @@ export class LeaderElection extends Construct {
 
   constructor(scope: Construct, id: string, props: LeaderElectionProps) {
     super(scope, id);
+    requireProps(this, 'LeaderElection', props, { autoScalingGroup: 'an autoscaling.IAutoScalingGroup, for example fleet.autoScalingGroup of a MultiAzFleet' });
     this.tagKey = props.tagKey ?? DEFAULT_TAG_KEY;
     this.autoScalingGroup = props.autoScalingGroup;
     const sweepInterval = props.sweepInterval ?? Duration.minutes(5);
     const handoverTimeout = props.handoverTimeout ?? Duration.minutes(2);
     const abandonAfter = props.abandonAfter ?? Duration.minutes(5);
-    validate(this.tagKey, sweepInterval, handoverTimeout, abandonAfter);
+    validate(this, this.tagKey, sweepInterval, handoverTimeout, abandonAfter);
 
     const stack = Stack.of(this);
     const group = props.autoScalingGroup.autoScalingGroupName;
@@ -155,6 +158,7 @@ export class LeaderElection extends Construct {
         ABANDON_GRACE_MS: String(abandonAfter.toMilliseconds()),
       },
     });
+    this.function = this.hook.function;
     this.grantHook(group, stack);
 
     const target = new targets.LambdaFunction(this.hook.function, { retryAttempts: 4, maxEventAge: Duration.hours(1) });
@@ -332,8 +336,8 @@ function isRole(p: iam.IPrincipal): p is iam.IRole {
   return (p as Partial<iam.IRole>).roleArn !== undefined && typeof (p as Partial<iam.IRole>).attachInlinePolicy === 'function';
 }
 
-function validate(tagKey: string, sweep: Duration, handover: Duration, abandon: Duration): void {
-  const check = new PropsValidator('LeaderElection');
+function validate(scope: Construct, tagKey: string, sweep: Duration, handover: Duration, abandon: Duration): void {
+  const check = new PropsValidator('LeaderElection', scope);
   if (!Token.isUnresolved(tagKey)) {
     check.check(
       tagKey.length < 1 || tagKey.length > 128 || /[/\s]/.test(tagKey) || tagKey.toLowerCase().startsWith('aws:'),

@@ -28,7 +28,7 @@ import {
 import { Construct } from 'constructs';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps, vpcHasSubnetType } from '../private/validation';
 
 /** How the primary survives the loss of its Availability Zone. */
 export enum MysqlDeployment {
@@ -279,6 +279,7 @@ export class ReplicatedMysql extends Construct {
 
   constructor(scope: Construct, id: string, props: ReplicatedMysqlProps) {
     super(scope, id);
+    requireProps(this, 'ReplicatedMysql', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId }), with isolated subnets for the databases', clusterName: 'a short name of the database cluster such as "site"' });
     const deployment = props.deployment ?? MysqlDeployment.MULTI_AZ_INSTANCE;
     const isCluster = deployment === MysqlDeployment.MULTI_AZ_CLUSTER;
     const verify = props.verifyBackups ?? !isCluster;
@@ -835,7 +836,22 @@ export class ReplicatedMysql extends Construct {
   }
 
   private validate(props: ReplicatedMysqlProps, v: { isCluster: boolean; verify: boolean; sites: MysqlSiteDatabase[] }): void {
-    const check = new PropsValidator('ReplicatedMysql');
+    const check = new PropsValidator('ReplicatedMysql', this);
+    // The defaults select subnet types the VPC may not have: say so here, naming the prop, not in aws-cdk-lib's words.
+    check.check(
+      props.vpcSubnets === undefined && !vpcHasSubnetType(props.vpc, ec2.SubnetType.PRIVATE_ISOLATED),
+      'vpcSubnets',
+      undefined,
+      'subnets in at least two Availability Zones; by default the VPC\'s isolated subnets (no route to or from the internet, the safe place for a database), and this VPC has none',
+      'add an isolated subnet group to the VPC (subnetConfiguration: [..., { name: \'Data\', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }]), or choose the subnets: vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }',
+    );
+    check.check(
+      props.lambdaSubnets === undefined && (v.sites.length > 0 || (v.verify && !v.isCluster)) && !vpcHasSubnetType(props.vpc, ec2.SubnetType.PRIVATE_WITH_EGRESS),
+      'lambdaSubnets',
+      undefined,
+      'subnets from which the schema provisioner and the backup check reach Secrets Manager, RDS and CloudFormation; by default the VPC\'s private subnets with egress, and this VPC has none',
+      'add a PRIVATE_WITH_EGRESS subnet group to the VPC, or set lambdaSubnets to subnets that have VPC endpoints for those services',
+    );
     const name = props.clusterName;
     if (!Token.isUnresolved(name)) {
       check.check(

@@ -22,7 +22,7 @@ import { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag } from '../private/nag';
-import { PropsValidator } from '../private/validation';
+import { PropsValidator, requireProps } from '../private/validation';
 import {
   MAX_LIFECYCLE_WAIT_S,
   MAX_VISIBILITY_TIMEOUT_S,
@@ -34,6 +34,15 @@ import {
 
 /** Name of the terminate lifecycle hook (fixed, so user data can name it without a dependency cycle). */
 export const JOB_DRAIN_HOOK_NAME = 'resilient-fleet-job-drain';
+
+/** Options for {@link QueueWorkerFleet.metricBacklogPerWorker}. */
+export interface BacklogMetricOptions {
+  /**
+   * The period over which both the queue's visible messages and the in-service workers are averaged.
+   * @default Duration.minutes(1)
+   */
+  readonly period?: Duration;
+}
 
 /** Props of `QueueWorkerFleet`. */
 export interface QueueWorkerFleetProps {
@@ -181,6 +190,7 @@ export class QueueWorkerFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueWorkerFleetProps) {
     super(scope, id);
+    requireProps(this, 'QueueWorkerFleet', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId })', machineImage: 'an ec2.IMachineImage, for example ec2.MachineImage.latestAmazonLinux2023() or the AMI your image pipeline built' });
     const minCapacity = props.minCapacity ?? 0;
     const maxCapacity = props.maxCapacity ?? 10;
     const latency = props.acceptableLatency ?? Duration.minutes(5);
@@ -350,7 +360,7 @@ export class QueueWorkerFleet extends Construct {
   }
 
   /** Backlog per in-service worker, as scaling sees it (the target value at zero workers). */
-  public metricBacklogPerWorker(props?: { period?: Duration }): cloudwatch.MathExpression {
+  public metricBacklogPerWorker(props?: BacklogMetricOptions): cloudwatch.MathExpression {
     const period = props?.period ?? Duration.minutes(1);
     return new cloudwatch.MathExpression({
       expression: backlogExpression(this.backlogPerWorkerTarget),
@@ -458,7 +468,7 @@ export class QueueWorkerFleet extends Construct {
       warmup: Duration;
     },
   ): void {
-    const check = new PropsValidator('QueueWorkerFleet');
+    const check = new PropsValidator('QueueWorkerFleet', this);
     check.capacityRange(props, v.minCapacity, v.maxCapacity);
     check.integerInRange('jobsPerWorker', props.jobsPerWorker, 1, 1000);
     check.check(
