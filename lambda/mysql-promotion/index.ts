@@ -127,8 +127,9 @@ export function createHandler(deps: Deps = {}) {
       case 'retag': {
         await io.tagRole(clients, config.where, plan().target, config.cluster, 'primary', timing);
         const old = plan().oldPrimary;
-        if (old && (await io.describeInstance(clients, old, timing))) await io.tagRole(clients, config.where, old, config.cluster, 'retired', timing);
-        return mark(`tagged ${plan().target} primary${old ? `, ${old} retired` : ''}`);
+        // The old primary may be gone (deleted, or deleted between the describe and the tag): nothing left to retire.
+        const retired = old && (await io.describeInstance(clients, old, timing)) ? await io.tagRoleIfExists(clients, config.where, old, config.cluster, 'retired', timing) : 'gone';
+        return mark(`tagged ${plan().target} primary${old ? (retired === 'tagged' ? `, ${old} retired` : `, ${old} gone`) : ''}`);
       }
       case 'moveMaster': {
         const target = await io.describeInstance(clients, plan().target, timing);

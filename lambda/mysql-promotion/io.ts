@@ -3,7 +3,7 @@
  * replica. Names and descriptions come from lambda/mysql-shared/aws.ts.
  */
 import { AddTagsToResourceCommand, CreateDBInstanceReadReplicaCommand, ModifyDBInstanceCommand, PromoteReadReplicaCommand } from '@aws-sdk/client-rds';
-import { errorName, isThrottling } from '../shared/errors';
+import { isAlreadyExists, isConflict, isNotFound, isThrottling } from '../shared/errors';
 import { retry } from '../shared/retry';
 import { MEMBER_TAG, PROMOTION_TAG, ROLE_TAG, type Clients, type Timing } from '../mysql-shared/aws';
 
@@ -32,6 +32,20 @@ export async function tagRole(clients: Clients, where: Where, id: string, cluste
   await tag(clients, where, id, [{ Key: MEMBER_TAG, Value: cluster }, { Key: ROLE_TAG, Value: role }], timing);
 }
 
+/**
+ * Sets the role tag of an instance that may be gone by now (the old primary, being deleted or replaced): RDS answering
+ * 404 DBInstanceNotFound means there is nothing left to tag, which is what a re-run must accept to converge.
+ */
+export async function tagRoleIfExists(clients: Clients, where: Where, id: string, cluster: string, role: string, timing: Timing = {}): Promise<'tagged' | 'gone'> {
+  try {
+    await tagRole(clients, where, id, cluster, role, timing);
+    return 'tagged';
+  } catch (err) {
+    if (isNotFound(err)) return 'gone';
+    throw err;
+  }
+}
+
 /** Sets the promotion tag (in-progress, done). */
 export async function tagPromotion(clients: Clients, where: Where, id: string, cluster: string, value: 'in-progress' | 'done', timing: Timing = {}): Promise<void> {
   await tag(clients, where, id, [{ Key: MEMBER_TAG, Value: cluster }, { Key: PROMOTION_TAG, Value: value }], timing);
@@ -43,7 +57,7 @@ export async function promote(clients: Clients, id: string, backupRetentionDays:
     await retry(() => clients.rds.send(new PromoteReadReplicaCommand({ DBInstanceIdentifier: id, BackupRetentionPeriod: backupRetentionDays })), { retryable: isThrottling, ...RETRY, ...timing });
     return 'requested';
   } catch (err) {
-    if (errorName(err) === 'InvalidDBInstanceStateFault' || errorName(err) === 'InvalidDBInstanceState') return 'already';
+    if (isConflict(err)) return 'already';
     throw err;
   }
 }
@@ -53,7 +67,7 @@ export async function enableMultiAz(clients: Clients, id: string, timing: Timing
     await retry(() => clients.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, MultiAZ: true, DeletionProtection: true, ApplyImmediately: true })), { retryable: isThrottling, ...RETRY, ...timing });
     return 'requested';
   } catch (err) {
-    if (errorName(err) === 'InvalidDBInstanceStateFault' || errorName(err) === 'InvalidDBInstanceState') return 'busy';
+    if (isConflict(err)) return 'busy';
     throw err;
   }
 }
@@ -91,7 +105,7 @@ export async function createReplica(clients: Clients, spec: ReplicaSpec, timing:
     );
     return 'requested';
   } catch (err) {
-    if (errorName(err) === 'DBInstanceAlreadyExistsFault' || errorName(err) === 'DBInstanceAlreadyExists') return 'already';
+    if (isAlreadyExists(err)) return 'already';
     throw err;
   }
 }

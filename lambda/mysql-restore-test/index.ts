@@ -33,6 +33,9 @@ export interface VerifyConfig {
 
 export type Step = 'start' | 'await' | 'check' | 'cleanup' | 'report';
 
+/** Polls in a row that may find no temporary instance before the await step calls it gone (RDS shows a new one within seconds). */
+export const MISSING_POLLS = 10;
+
 export interface VerifyState {
   readonly snapshotId?: string;
   /** Point in time: the source and the time restored. */
@@ -40,6 +43,8 @@ export interface VerifyState {
   readonly tempId?: string;
   readonly ageHours?: number;
   readonly ready?: boolean;
+  /** The await step: how many polls in a row found no temporary instance. */
+  readonly missingPolls?: number;
   readonly passed?: boolean;
   readonly failures?: readonly Failure[];
   readonly deleted?: readonly string[];
@@ -127,9 +132,17 @@ export function createHandler(deps: Deps = {}) {
       case 'await': {
         if (!state.tempId) throw new Error('mysql-restore-test: await needs tempId');
         const d = await io.describe(clients, state.tempId, timing);
-        if (!d) throw new Error(`mysql-restore-test: temporary instance ${state.tempId} disappeared`);
+        if (!d) {
+          // RDS answers 404 DBInstanceNotFound for a while after a restore request (eventual consistency): not ready yet.
+          // Only an instance missing for MISSING_POLLS polls in a row is gone (deleted under us); then the step fails and
+          // the machine's Catch cleans up and reports, so the next run starts over.
+          const missingPolls = (state.missingPolls ?? 0) + 1;
+          if (missingPolls >= MISSING_POLLS) throw new Error(`mysql-restore-test: temporary instance ${state.tempId} disappeared (not found ${missingPolls} polls in a row)`);
+          logger.info('temporary instance not visible yet', { tempId: state.tempId, missingPolls });
+          return { ...state, ready: false, missingPolls };
+        }
         if (d.status === 'failed' || d.status === 'incompatible-restore' || d.status === 'incompatible-parameters') throw new Error(`mysql-restore-test: restore ended in status ${d.status}`);
-        return { ...state, ready: d.status === 'available' && !!d.address };
+        return { ...state, ready: d.status === 'available' && !!d.address, missingPolls: undefined };
       }
       case 'check': {
         if (!state.tempId) throw new Error('mysql-restore-test: check needs tempId');

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Connection } from 'mysql2/promise';
-import { errorName, isNotFound, isThrottling, isTransient } from '../shared/errors';
+import { isAlreadyExists, isConflict, isNotFound, isThrottling, isTransient } from '../shared/errors';
 import { retry, type RetryOptions } from '../shared/retry';
 import * as db from '../mysql-shared/db';
 import { endpointOf } from '../mysql-shared/endpoint';
@@ -88,7 +88,7 @@ async function requestRestore(send: () => Promise<unknown>, timing: Timing): Pro
     await retry(send, { retryable: isThrottling, ...RETRY, ...timing });
     return 'requested';
   } catch (err) {
-    if (errorName(err) === 'DBInstanceAlreadyExistsFault' || errorName(err) === 'DBInstanceAlreadyExists') return 'already';
+    if (isAlreadyExists(err)) return 'already';
     throw err;
   }
 }
@@ -165,7 +165,7 @@ export async function deleteTemporary(clients: Clients, id: string, timing: Timi
     });
     return 'requested';
   } catch (err) {
-    if (isNotFound(err) || errorName(err) === 'InvalidDBInstanceStateFault' || errorName(err) === 'InvalidDBInstanceState') return 'gone';
+    if (isNotFound(err) || isConflict(err)) return 'gone';
     throw err;
   }
 }

@@ -1,8 +1,9 @@
-import { RDSClient } from '@aws-sdk/client-rds';
-import { Route53Client, ThrottlingException } from '@aws-sdk/client-route-53';
+import { AddTagsToResourceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { createHandler, type PromotionConfig, type PromotionState, type Step } from '../../lambda/mysql-promotion/index';
 import { choosePlan, createReplicaAction, isReady, needsMultiAz, promoteAction, replicaIdFor } from '../../lambda/mysql-promotion/logic';
-import { addressOf, CLUSTER, FakeWorld, MASTER, noWait, REPLICA, silentLogger, ZONE } from './fake-rds';
+import * as wire from '../wire/bodies';
+import { addressOf, CLUSTER, FakeWorld, MASTER, noWait, rdsError, REPLICA, silentLogger, ZONE } from './fake-rds';
 
 const world = new FakeWorld();
 const config: PromotionConfig = {
@@ -105,8 +106,9 @@ describe('promotion state machine steps', () => {
   });
 
   test('a re-run after a failure half-way (creating the replica) finishes the same promotion and repeats nothing', async () => {
-    world.failOnce('CreateDBInstanceReadReplica', Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalFailure', $fault: 'client' }));
-    await expect(runMachine()).rejects.toThrow(/internal error/);
+    // A client-side error the hook does not retry (RDS's documented InvalidParameterCombination), half-way through.
+    world.failOnce('CreateDBInstanceReadReplica', wire.queryError('InvalidParameterCombination', 'We encountered an invalid parameter combination. Please try again.'));
+    await expect(runMachine()).rejects.toThrow(/invalid parameter combination/);
     expect(world.records.get(MASTER)?.value).toBe(addressOf('shop-replica-1')); // db-master already moved
     expect(world.instances.get('shop-replica-1')!.tags['resilient-fleet:mysql-promotion']).toBe('in-progress');
     const before = world.count('PromoteReadReplica');
@@ -163,16 +165,42 @@ describe('promotion state machine steps', () => {
 
   test('a promotion already under way (InvalidDBInstanceState from RDS) counts as requested, not as a failure', async () => {
     const state = await handler({ step: 'plan' });
-    world.failOnce('PromoteReadReplica', Object.assign(new Error('DB Instance is not a read replica.'), { name: 'InvalidDBInstanceStateFault' }));
+    world.failOnce('PromoteReadReplica', wire.rds.invalidDbInstanceState('shop-replica-1'));
     const out = await handler({ step: 'promote', state });
     expect(out.done?.at(-1)).toMatch(/already/);
   });
 
   test('retries RDS throttling on tags and Route 53 throttling on the names', async () => {
-    world.failOnce('AddTagsToResource', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    world.failOnce('ChangeResourceRecordSets', new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
+    world.failOnce('AddTagsToResource', wire.rds.throttling());
+    world.failOnce('ChangeResourceRecordSets', wire.route53.throttling());
+    world.failOnce('ChangeResourceRecordSets', wire.route53.priorRequestNotComplete());
     await runMachine();
     expect(world.records.get(MASTER)?.value).toBe(addressOf('shop-replica-1'));
+  });
+
+  test('the old primary deleted before the retag (RDS 404 DBInstanceNotFound) is skipped, not a failure', async () => {
+    let state = await handler({ step: 'plan' });
+    world.instances.delete('shop-primary');
+    state = await handler({ step: 'retag', state });
+    expect(state.done?.at(-1)).toMatch(/tagged shop-replica-1 primary, shop-primary gone/);
+    expect(world.instances.get('shop-replica-1')!.tags['resilient-fleet:mysql-role']).toBe('primary');
+  });
+
+  test('the old primary deleted between the describe and its tag (AddTagsToResource 404) still converges', async () => {
+    const state = await handler({ step: 'plan' });
+    const oldArn = 'arn:aws:rds:eu-west-1:123456789012:db:shop-primary';
+    world.rds.on(AddTagsToResourceCommand, { ResourceName: oldArn }).rejects(await rdsError(wire.rds.dbInstanceNotFound('shop-primary')));
+    const out = await handler({ step: 'retag', state });
+    expect(out.done?.at(-1)).toMatch(/tagged shop-replica-1 primary, shop-primary gone/);
+    expect(world.instances.get('shop-replica-1')!.tags['resilient-fleet:mysql-role']).toBe('primary');
+  });
+
+  test('createReplica creates the replica when RDS says 404 DBInstanceNotFound for its name', async () => {
+    const state = await runMachine({}, 'createReplica');
+    expect(world.instances.has(NEW_REPLICA)).toBe(false);
+    const out = await handler({ step: 'createReplica', state });
+    expect(out.newReplica).toBe(NEW_REPLICA);
+    expect(world.instances.get(NEW_REPLICA)).toMatchObject({ replicaSource: 'shop-replica-1', status: 'creating' });
   });
 
   test('refuses an unknown step and a step without its plan', async () => {

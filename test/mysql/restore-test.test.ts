@@ -4,9 +4,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Connection } from 'mysql2/promise';
 import { evaluate, type CheckInput } from '../../lambda/mysql-restore-test/checks';
-import { createHandler, type Step, type VerifyConfig, type VerifyState } from '../../lambda/mysql-restore-test/index';
+import { createHandler, MISSING_POLLS, type Step, type VerifyConfig, type VerifyState } from '../../lambda/mysql-restore-test/index';
 import { latestSnapshot, metricValues, tempInstanceId, toDelete } from '../../lambda/mysql-restore-test/logic';
 import type { Observation } from '../../lambda/mysql-shared/db';
+import * as wire from '../wire/bodies';
 import { CLUSTER, FakeWorld, noWait, silentLogger } from './fake-rds';
 
 const world = new FakeWorld();
@@ -161,10 +162,33 @@ describe('verification steps', () => {
   });
 
   test('a failure before the check (restore fails) still cleans up and reports 0', async () => {
-    world.failOnce('RestoreDBInstanceFromDBSnapshot', Object.assign(new Error('Cannot restore: storage quota exceeded'), { name: 'StorageQuotaExceededFault' }));
+    world.failOnce('RestoreDBInstanceFromDBSnapshot', wire.queryError('StorageQuotaExceeded', 'Cannot restore: storage quota exceeded'));
     const state = await runMachine();
     expect(state.error?.Cause).toMatch(/storage quota/);
     expect(metric('BackupVerified')).toEqual([0]);
+  });
+
+  test('the await step reads RDS 404 DBInstanceNotFound right after the restore as "not ready yet", and the run still verifies', async () => {
+    let state = await handler({ step: 'start', state: {} });
+    world.failOnce('DescribeDBInstances', wire.rds.dbInstanceNotFound(state.tempId!));
+    world.failOnce('DescribeDBInstances', wire.rds.dbInstanceNotFound(state.tempId!));
+    state = await handler({ step: 'await', state });
+    expect(state).toMatchObject({ ready: false, missingPolls: 1 });
+    state = await handler({ step: 'await', state });
+    expect(state).toMatchObject({ ready: false, missingPolls: 2 });
+    for (let i = 0; i < 5 && !state.ready; i++) state = await handler({ step: 'await', state });
+    expect(state).toMatchObject({ ready: true, missingPolls: undefined });
+    state = await handler({ step: 'check', state });
+    expect(state.passed).toBe(true);
+  });
+
+  test('a temporary instance missing for MISSING_POLLS polls in a row fails the await step (the Catch then cleans up and reports)', async () => {
+    let state: VerifyState = { tempId: 'shop-verify-gone' };
+    for (let i = 1; i < MISSING_POLLS; i++) {
+      state = await handler({ step: 'await', state });
+      expect(state).toMatchObject({ ready: false, missingPolls: i });
+    }
+    await expect(handler({ step: 'await', state })).rejects.toThrow(/shop-verify-gone disappeared \(not found 10 polls in a row\)/);
   });
 
   test('stopped backups (newest snapshot too old) fail the run', async () => {

@@ -211,3 +211,69 @@ export const route53 = {
   /** InvalidChangeBatch, HTTP 400: "This exception contains a list of messages that might contain one or more error messages." */
   invalidChangeBatch: (message: string) => route53Error('InvalidChangeBatch', message),
 };
+
+// ---------- success bodies built from the API references' example responses ----------
+
+export interface RdsInstanceXml {
+  readonly id: string;
+  readonly status?: string;
+  readonly address?: string;
+  readonly port?: number;
+  readonly multiAz?: boolean;
+  readonly replicaSource?: string;
+  readonly tags?: Record<string, string>;
+  readonly latestRestorableTime?: string;
+  readonly instanceClass?: string;
+}
+
+/**
+ * One `<DBInstance>` element, in the element names and order of the RDS API Reference's DescribeDBInstances example
+ * response (the fields the MySQL hooks read; the AWS CLI example in test/fixtures/events/rds-describe-db-instances-response.json
+ * shows the same values).
+ */
+export function rdsDbInstance(i: RdsInstanceXml): string {
+  const tags = Object.entries(i.tags ?? {})
+    .map(([k, v]) => `<Tag><Key>${esc(k)}</Key><Value>${esc(v)}</Value></Tag>`)
+    .join('');
+  return [
+    '<DBInstance>',
+    `<DBInstanceIdentifier>${esc(i.id)}</DBInstanceIdentifier>`,
+    `<DBInstanceClass>${i.instanceClass ?? 'db.t3.small'}</DBInstanceClass>`,
+    '<Engine>mysql</Engine>',
+    `<DBInstanceStatus>${i.status ?? 'available'}</DBInstanceStatus>`,
+    '<MasterUsername>masterawsuser</MasterUsername>',
+    i.address ? `<Endpoint><Address>${esc(i.address)}</Address><Port>${i.port ?? 3306}</Port><HostedZoneId>Z2R2ITUGPM61AM</HostedZoneId></Endpoint>` : '',
+    '<AllocatedStorage>20</AllocatedStorage>',
+    `<MultiAZ>${i.multiAz ? 'true' : 'false'}</MultiAZ>`,
+    '<EngineVersion>8.0.35</EngineVersion>',
+    i.latestRestorableTime ? `<LatestRestorableTime>${i.latestRestorableTime}</LatestRestorableTime>` : '',
+    i.replicaSource ? `<ReadReplicaSourceDBInstanceIdentifier>${esc(i.replicaSource)}</ReadReplicaSourceDBInstanceIdentifier>` : '',
+    '<ReadReplicaDBInstanceIdentifiers/>',
+    '<StorageEncrypted>true</StorageEncrypted>',
+    `<DBInstanceArn>arn:aws:rds:eu-west-1:123456789012:db:${esc(i.id)}</DBInstanceArn>`,
+    `<TagList>${tags}</TagList>`,
+    '</DBInstance>',
+  ].join('');
+}
+
+/** DescribeDBInstances answering these instances (and a Marker when there is another page). */
+export function rdsDescribe(instances: readonly RdsInstanceXml[], marker?: string): WireAnswer {
+  return queryOk('rds', 'DescribeDBInstances', `<DBInstances>${instances.map(rdsDbInstance).join('')}</DBInstances>${marker ? `<Marker>${esc(marker)}</Marker>` : ''}`);
+}
+
+/** An RDS action answering one `<DBInstance>` (PromoteReadReplica, ModifyDBInstance, CreateDBInstanceReadReplica, Restore*, Delete*). */
+export function rdsInstanceResult(action: string, i: RdsInstanceXml): WireAnswer {
+  return queryOk('rds', action, rdsDbInstance(i));
+}
+
+/** Route 53 ListResourceRecordSets with CNAME records (the API Reference's example response, CNAME records instead of SOA). */
+export function route53ListCnames(records: ReadonlyArray<{ name: string; value: string; ttl: number }>, truncated = false): WireAnswer {
+  const sets = records
+    .map((r) => `<ResourceRecordSet><Name>${esc(r.name)}</Name><Type>CNAME</Type><TTL>${r.ttl}</TTL><ResourceRecords><ResourceRecord><Value>${esc(r.value)}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>`)
+    .join('');
+  return route53Ok('ListResourceRecordSetsResponse', `<ResourceRecordSets>${sets}</ResourceRecordSets><IsTruncated>${truncated}</IsTruncated><MaxItems>1</MaxItems>`);
+}
+
+/** Route 53 ChangeResourceRecordSets: the API Reference's example response. */
+export const route53ChangeOk = (): WireAnswer =>
+  route53Ok('ChangeResourceRecordSetsResponse', '<ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>PENDING</Status><SubmittedAt>2017-02-10T01:36:41.958Z</SubmittedAt></ChangeInfo>');

@@ -83,6 +83,7 @@ export class WireServer {
   /** Requests that no script answered. */
   readonly unanswered: WireRequest[] = [];
   private readonly scripts = new Map<string, Responder[]>();
+  private fallback: Responder | undefined;
   private readonly server: Server;
 
   private constructor() {
@@ -106,6 +107,18 @@ export class WireServer {
     return this;
   }
 
+  /** Answers every operation that has no script of its own (until reset). */
+  onAny(answer: Responder): this {
+    this.fallback = answer;
+    return this;
+  }
+
+  /** Lets the process exit while the server is still listening (for a server shared by a whole test file). */
+  unref(): this {
+    this.server.unref();
+    return this;
+  }
+
   /** Requests for one operation (`Operation` or `service:Operation`). */
   calls(operation: string): WireRequest[] {
     return this.requests.filter((r) => matches(r, operation));
@@ -114,6 +127,7 @@ export class WireServer {
   /** Forgets the scripts and the recorded requests (between tests). */
   reset(): void {
     this.scripts.clear();
+    this.fallback = undefined;
     this.requests.length = 0;
     this.unanswered.length = 0;
   }
@@ -128,7 +142,7 @@ export class WireServer {
       const queue = this.scripts.get(key);
       if (queue && queue.length > 0) return queue.length > 1 ? queue.shift() : queue[0];
     }
-    return undefined;
+    return this.fallback;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
