@@ -1,6 +1,4 @@
 import {
-  ABSENT_LEADER_GRACE_MS,
-  DEPARTED_LIMIT,
   commandName,
   decideAbandon,
   decideClaim,
@@ -44,8 +42,8 @@ describe('decideElection', () => {
   test('an event keeps a recently elected leader that a stale view does not list; after the grace, or in a sweep, it is replaced', () => {
     const r = rec({ term: 3, leader: 'i-new', version: 4, since: 1_000 });
     const launch = { kind: 'launch', instanceId: 'i-b' } as const;
-    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + ABSENT_LEADER_GRACE_MS - 1 }).next).toBeUndefined();
-    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + ABSENT_LEADER_GRACE_MS }).next).toMatchObject({ leader: 'i-b', term: 4 });
+    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + 120_000 - 1 }).next).toBeUndefined();
+    expect(decideElection({ record: r, group: view([m('i-b')]), trigger: launch, now: 1_000 + 120_000 }).next).toMatchObject({ leader: 'i-b', term: 4 });
     expect(decideElection({ record: r, group: view([m('i-b')]), trigger: { kind: 'sweep' }, now: 1_001 }).next).toMatchObject({ leader: 'i-b', term: 4 });
   });
 
@@ -54,10 +52,10 @@ describe('decideElection', () => {
     expect(d.next).toBeUndefined();
   });
 
-  test('remembers at most DEPARTED_LIMIT departures, oldest forgotten first', () => {
-    const departed = Array.from({ length: DEPARTED_LIMIT }, (_, i) => `i-${i}`);
+  test('remembers at most 100 departures, oldest forgotten first', () => {
+    const departed = Array.from({ length: 100 }, (_, i) => `i-${i}`);
     const d = decideElection({ record: rec({ term: 1, leader: 'i-l', version: 1, departed }), group: view([m('i-l')]), trigger: { kind: 'terminate', instanceId: 'i-new' }, now: 1 });
-    expect(d.next!.departed).toHaveLength(DEPARTED_LIMIT);
+    expect(d.next!.departed).toHaveLength(100);
     expect(d.next!.departed[0]).toBe('i-1');
     expect(d.next!.departed.at(-1)).toBe('i-new');
   });
