@@ -5,12 +5,15 @@ import {
   Token,
   aws_autoscaling as autoscaling,
   aws_events as events,
-  aws_events_targets as targets,
+  aws_cloudwatch as cloudwatch,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_route53 as route53,
+  aws_sns as sns,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
@@ -74,6 +77,13 @@ export interface DnsRegistrarProps {
    * @default Duration.minutes(5)
    */
   readonly sweepInterval?: Duration;
+
+  /**
+   * Where the alarm on the hook's dead-letter queue notifies (an event that failed after every retry). A topic of this
+   * app encrypted with a key of this app gets a key policy statement for CloudWatch; otherwise a warning says what to add.
+   * @default - no action on the alarm (it is still created)
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 const DEFAULT_TTL = Duration.seconds(60);
@@ -100,6 +110,10 @@ export class DnsRegistrar extends Construct {
   public readonly launchHook?: autoscaling.LifecycleHook;
   /** The record's fully qualified name (lower case, no trailing dot). */
   public readonly recordFqdn: string;
+  /** Lifecycle, launch, terminate and sweep events the hook could not handle after every retry (replay them from here). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** In ALARM while the dead-letter queue holds a message. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: DnsRegistrarProps) {
     super(scope, id);
@@ -154,7 +168,10 @@ export class DnsRegistrar extends Construct {
     this.function = this.hook.function;
     this.grantPermissions(props.hostedZone, group);
 
-    const target = new targets.LambdaFunction(this.hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(2) });
+    const deadLetters = DeadLetters.create(this, 'DeadLetters', { what: `the DnsRegistrar hook of ${this.recordFqdn}`, alarmTopic: props.alarmTopic });
+    this.deadLetterQueue = deadLetters.queue;
+    this.deadLetterAlarm = deadLetters.alarm;
+    const target = deadLetters.lambdaTarget(this.hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(2) });
     const hookNames = [this.terminateHook.lifecycleHookName, ...(this.launchHook ? [this.launchHook.lifecycleHookName] : [])];
     new events.Rule(this, 'LifecycleActions', {
       description: `DnsRegistrar ${this.recordFqdn}: this registrar's lifecycle hooks`,

@@ -19,6 +19,7 @@ import { LaunchLoopGuard, LaunchLoopGuardOptions } from '../launch-loop/launch-l
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
 import { renderAgentHold, renderAgentStart } from './codedeploy-user-data';
+import { TopicPublisher, allowTopicPublisher } from '../private/topic-key';
 
 /** Which health check decides that an instance is replaced. */
 export enum FleetHealthCheck {
@@ -341,6 +342,8 @@ export class MultiAzFleet extends Construct {
       notifications: props.notificationTopic ? [{ topic: props.notificationTopic }] : undefined,
       capacityRebalance: props.spot ? (props.capacityRebalance ?? true) : undefined,
     });
+    // Auto Scaling publishes as its service-linked role: the topic's key must let that role use it.
+    if (props.notificationTopic) allowTopicPublisher(this, props.notificationTopic, TopicPublisher.AUTO_SCALING_NOTIFICATIONS, 'notificationTopic');
     this.connections = this.autoScalingGroup.connections;
     this.grantPrincipal = this.role;
     if (props.instanceTypes || props.spot) {

@@ -11,17 +11,17 @@ import {
   aws_codedeploy as codedeploy,
   aws_dynamodb as dynamodb,
   aws_events as events,
-  aws_events_targets as targets,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
-  aws_lambda_destinations as destinations,
   aws_logs as logs,
   aws_sns as sns,
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
+import { TopicPublisher, allowTopicPublisher } from '../private/topic-key';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
 
@@ -146,6 +146,8 @@ export class LaunchLoopGuard extends Construct {
   public readonly function: lambda.IFunction;
   /** Events the hook could not process after every retry. */
   public readonly deadLetterQueue: sqs.Queue;
+  /** In ALARM while the dead-letter queue holds a message; notifies `topic`. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** The circuit breaker in force. */
   public readonly circuitBreaker: LaunchLoopCircuitBreaker;
 
@@ -173,23 +175,6 @@ export class LaunchLoopGuard extends Construct {
         enableKeyRotation: true,
         description: 'Encrypts the launch-loop guard state and notifications',
       });
-    if (!props.topic) {
-      // CloudWatch alarms publish to an encrypted topic only if the key lets them.
-      const added = key.addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-        }),
-      );
-      if (!added.statementAdded) {
-        Annotations.of(this).addWarningV2(
-          'resilient-fleet:launchLoopKeyPolicy',
-          'LaunchLoopGuard: encryptionKey is imported, so its key policy cannot be changed here. Let cloudwatch.amazonaws.com use it ' +
-            '(kms:Decrypt, kms:GenerateDataKey*) or the alarm cannot publish to the topic.',
-        );
-      }
-    }
     this.topic =
       props.topic ??
       new sns.Topic(this, 'Topic', {
@@ -197,6 +182,8 @@ export class LaunchLoopGuard extends Construct {
         enforceSSL: true,
         displayName: 'Launch loops',
       });
+    // CloudWatch alarms publish to an encrypted topic only if its key lets them (the guard's own key, or the user's).
+    allowTopicPublisher(this, this.topic, TopicPublisher.CLOUDWATCH_ALARMS, props.topic ? 'topic' : 'encryptionKey');
 
     this.table = new dynamodb.Table(this, 'State', {
       partitionKey: { name: 'group', type: dynamodb.AttributeType.STRING },
@@ -209,16 +196,13 @@ export class LaunchLoopGuard extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    const deadLetters = DeadLetters.create(this, 'DeadLetters', {
+      what: 'the guard\'s EventBridge targets and of the hook\'s failed invocations',
+      alarmTopic: this.topic,
+      alarmTopicProp: props.topic ? 'topic' : 'encryptionKey',
     });
-    acknowledgeNag(
-      this.deadLetterQueue,
-      'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the guard\'s EventBridge targets and of the hook\'s failed invocations.',
-    );
+    this.deadLetterQueue = deadLetters.queue;
+    this.deadLetterAlarm = deadLetters.alarm;
 
     const hook = new HookFunction(this, 'Hook', {
       hook: 'launch-loop',
@@ -239,7 +223,6 @@ export class LaunchLoopGuard extends Construct {
       },
     });
     this.function = hook.function;
-    hook.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: MAX_EVENT_AGE, onFailure: new destinations.SqsDestination(this.deadLetterQueue) });
     this.grantHook(hook.role, props, { breaker, consoleLines, key });
     acknowledgeNag(
       hook.role.node.tryFindChild('DefaultPolicy') ?? hook.role,
@@ -248,11 +231,8 @@ export class LaunchLoopGuard extends Construct {
       `Resource::<${Stack.of(this).getLogicalId(hook.logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:*`,
     );
 
-    const target = new targets.LambdaFunction(hook.function, {
-      deadLetterQueue: this.deadLetterQueue,
-      maxEventAge: MAX_EVENT_AGE,
-      retryAttempts: 8,
-    });
+    // Failed deliveries and failed invocations (after Lambda's two asynchronous retries) both land in the queue.
+    const target = deadLetters.lambdaTarget(hook.function, { maxEventAge: MAX_EVENT_AGE, retryAttempts: 8 });
     new events.Rule(this, 'AutoScalingEvents', {
       description: `Launch and terminate events of ${group.node.path} for its LaunchLoopGuard`,
       eventPattern: {

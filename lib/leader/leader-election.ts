@@ -8,15 +8,18 @@ import {
   aws_dynamodb as dynamodb,
   aws_ec2 as ec2,
   aws_events as events,
-  aws_events_targets as targets,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_kms as kms,
   aws_s3_assets as s3assets,
+  aws_sns as sns,
+  aws_sqs as sqs,
+  aws_cloudwatch as cloudwatch,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
+import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
@@ -82,6 +85,13 @@ export interface LeaderElectionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Where the alarm on the hook's dead-letter queue notifies (an event that failed after every retry). A topic of this
+   * app encrypted with a key of this app gets a key policy statement for CloudWatch; otherwise a warning says what to add.
+   * @default - no action on the alarm (it is still created)
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 const DEFAULT_TAG_KEY = 'resilient-fleet:leader';
@@ -109,6 +119,10 @@ export class LeaderElection extends Construct {
   public readonly tagKey: string;
   /** The group. */
   public readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /** Launch, terminate and sweep events the hook could not handle after every retry (replay them from here). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** In ALARM while the dead-letter queue holds a message. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
 
   private toolAsset?: s3assets.Asset;
   private readonly grantedPrincipals = new Set<iam.IPrincipal>();
@@ -161,7 +175,10 @@ export class LeaderElection extends Construct {
     this.function = this.hook.function;
     this.grantHook(group, stack);
 
-    const target = new targets.LambdaFunction(this.hook.function, { retryAttempts: 4, maxEventAge: Duration.hours(1) });
+    const deadLetters = DeadLetters.create(this, 'DeadLetters', { what: `the leader hook of ${this.node.path}`, alarmTopic: props.alarmTopic });
+    this.deadLetterQueue = deadLetters.queue;
+    this.deadLetterAlarm = deadLetters.alarm;
+    const target = deadLetters.lambdaTarget(this.hook.function, { retryAttempts: 4, maxEventAge: Duration.hours(1) });
     new events.Rule(this, 'LaunchRule', {
       description: 'Instance launched into the group: elect a leader if there is none',
       eventPattern: {

@@ -13,7 +13,6 @@ import {
   aws_cloudwatch_actions as cw_actions,
   aws_ec2 as ec2,
   aws_events as events,
-  aws_events_targets as targets,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
@@ -22,11 +21,14 @@ import {
   aws_route53 as route53,
   aws_secretsmanager as secretsmanager,
   aws_sns as sns,
+  aws_sqs as sqs,
   aws_stepfunctions as sfn,
   aws_stepfunctions_tasks as tasks,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
+import { TopicPublisher, allowTopicPublisher } from '../private/topic-key';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps, vpcHasSubnetType } from '../private/validation';
 
@@ -230,6 +232,8 @@ export interface ReplicatedMysqlProps {
 const ROLE_SUFFIX: Record<MysqlUserRole, string> = { [MysqlUserRole.APP]: 'app', [MysqlUserRole.MIGRATE]: 'mig', [MysqlUserRole.READ_ONLY]: 'ro' };
 const MEMBER_TAG = 'resilient-fleet:mysql-cluster';
 const ROLE_TAG = 'resilient-fleet:mysql-role';
+/** The tag the restore test puts on its temporary instances (lambda/mysql-restore-test VERIFY_TAG). */
+const VERIFY_TAG = 'resilient-fleet:mysql-verify';
 const METRIC_NAMESPACE = 'ResilientFleet/MySQL';
 const CA_BUNDLE = '/var/runtime/ca-cert.pem';
 const RDS_LOGS = ['error', 'slowquery'] as const;
@@ -274,8 +278,10 @@ export class ReplicatedMysql extends Construct {
   private readonly clusterName: string;
   private masterRecord!: route53.CnameRecord;
   private parameterGroupName?: string;
+  private subnetGroupName?: string;
   private readonly hookSecurityGroup: ec2.SecurityGroup;
   private readonly dbSecurityGroup: ec2.SecurityGroup;
+  private deadLetters?: DeadLetters;
 
   constructor(scope: Construct, id: string, props: ReplicatedMysqlProps) {
     super(scope, id);
@@ -287,6 +293,8 @@ export class ReplicatedMysql extends Construct {
     this.validate(props, { isCluster, verify, sites });
 
     this.clusterName = props.clusterName;
+    // Every alarm here publishes to alarmTopic: its key must let CloudWatch use it (added, or warned about).
+    if (props.alarmTopic) allowTopicPublisher(this, props.alarmTopic, TopicPublisher.CLOUDWATCH_ALARMS, 'alarmTopic');
     this.port = props.port ?? 3306;
     const ttl = props.recordTtl ?? Duration.seconds(30);
     const requireTls = props.requireTls ?? true;
@@ -315,6 +323,7 @@ export class ReplicatedMysql extends Construct {
       description: `MySQL ${props.clusterName}`,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.subnetGroupName = subnetGroup.subnetGroupName;
 
     const secret = new rds.DatabaseSecret(this, 'MasterSecret', { username: 'admin', encryptionKey: this.encryptionKey, excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' });
     secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
@@ -464,6 +473,15 @@ export class ReplicatedMysql extends Construct {
     return secret;
   }
 
+  /**
+   * RDS events the name follower could not handle after every retry, and schedule events that could not start a
+   * backup verification (replay them from here). Its alarm is in `alarms` and notifies `alarmTopic`.
+   * Undefined with MULTI_AZ_CLUSTER and no backup verification (no event-driven hook).
+   */
+  public get deadLetterQueue(): sqs.Queue | undefined {
+    return this.deadLetters?.queue;
+  }
+
   /** The backup verification result (1 verified, 0 not), per run. */
   public metricBackupVerified(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: 'BackupVerified', dimensionsMap: { Cluster: this.clusterName }, statistic: 'Minimum', period: Duration.days(1), ...props });
@@ -492,6 +510,22 @@ export class ReplicatedMysql extends Construct {
     hook.role.attachInlinePolicy(policy);
     hook.function.node.addDependency(policy);
     acknowledgeNag(policy, 'AwsSolutions-IAM5', 'Lambda in a VPC manages its network interfaces; EC2 allows no resource scope for these actions.', 'Resource::*');
+  }
+
+  /**
+   * The exact ARNs of what this stack made: the primary and replicas, their subnet, parameter and option groups; and the
+   * pattern of the replicas the promotion makes (`<cluster>-r-<hash>`), which callers must pair with the member tag.
+   */
+  private memberArns(props: ReplicatedMysqlProps): { initial: string[]; created: string; groups: string[] } {
+    const initial = [this.rdsArn('db', `${props.clusterName}-primary`)];
+    for (let n = 1; n <= (props.readReplicas ?? 1); n++) initial.push(this.rdsArn('db', `${props.clusterName}-replica-${n}`));
+    const major = (props.engineVersion ?? rds.MysqlEngineVersion.VER_8_4_7).mysqlMajorVersion.replace(/\./g, '-');
+    const groups = [
+      this.rdsArn('subgrp', this.subnetGroupName!),
+      this.rdsArn('og', `default:mysql-${major}`),
+      ...(this.parameterGroupName ? [this.rdsArn('pg', this.parameterGroupName)] : []),
+    ];
+    return { initial, created: this.rdsArn('db', `${props.clusterName}-r-*`), groups };
   }
 
   private rdsArn(resource: string, name: string): string {
@@ -541,12 +575,12 @@ export class ReplicatedMysql extends Construct {
         resources: events.Match.prefix(this.rdsArn('db', `${props.clusterName}-`)),
         detail: { EventCategories: ['failover', 'creation', 'deletion', 'read replica', 'availability', 'recovery', 'notification', 'restoration', 'maintenance'] },
       },
-      targets: [new targets.LambdaFunction(hook.function, { retryAttempts: 4 })],
+      targets: [this.deadLettersOf(props).lambdaTarget(hook.function, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
     });
     new events.Rule(this, 'NameSweep', {
       description: `Repairs db-master and db-replica of ${props.clusterName} after a lost event`,
       schedule: events.Schedule.rate(Duration.minutes(5)),
-      targets: [new targets.LambdaFunction(hook.function, { retryAttempts: 2 })],
+      targets: [this.deadLettersOf(props).lambdaTarget(hook.function, { retryAttempts: 2, maxEventAge: Duration.minutes(10) })],
     });
   }
 
@@ -577,18 +611,30 @@ export class ReplicatedMysql extends Construct {
       },
     });
     this.grantNames(hook.role);
-    const members = this.rdsArn('db', `${props.clusterName}-*`);
+    const { initial, created, groups } = this.memberArns(props);
+    const memberTag = { [`rds:db-tag/${MEMBER_TAG}`]: props.clusterName };
+    // Never moves an instance into or out of a cluster: a tag it sets names this cluster (or no cluster at all).
+    const ownTagOnly = { [`aws:RequestTag/${MEMBER_TAG}`]: props.clusterName };
+    const onMembers = ['rds:PromoteReadReplica', 'rds:ModifyDBInstance', 'rds:AddTagsToResource'];
+    // The instances this stack made, by exact identifier; and the groups they use, by exact name.
+    hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: onMembers, resources: [...initial, ...groups], conditions: { StringEqualsIfExists: ownTagOnly } }));
+    // Replicas the promotion made (<cluster>-r-<hash>): the prefix could be another cluster's (one named <cluster>-r),
+    // so the instance must also carry this cluster's member tag.
+    hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: onMembers, resources: [created], conditions: { StringEquals: memberTag, StringEqualsIfExists: ownTagOnly } }));
+    // A new replica (always <cluster>-r-<hash>, tagged as this cluster's member in the request) of a member, in this
+    // cluster's groups. The source must carry the member tag; the new instance has no tags yet, hence IfExists.
     hook.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['rds:PromoteReadReplica', 'rds:ModifyDBInstance', 'rds:AddTagsToResource', 'rds:CreateDBInstanceReadReplica'],
-        resources: [members, this.rdsArn('pg', '*'), this.rdsArn('og', '*'), this.rdsArn('subgrp', '*'), this.rdsArn('secgrp', '*')],
+        actions: ['rds:CreateDBInstanceReadReplica', 'rds:AddTagsToResource'],
+        resources: [...initial, created, ...groups],
+        conditions: { StringEquals: ownTagOnly, StringEqualsIfExists: memberTag },
       }),
     );
     this.encryptionKey.grant(hook.role, 'kms:CreateGrant', 'kms:DescribeKey');
     ackWildcards(
       hook.role,
-      'Scoped to this cluster\'s instances by name prefix (<cluster>-*); creating a replica also names parameter, option, subnet and security groups, which RDS checks by ARN; DescribeDBInstances lists every instance to find members by tag; the log permission covers the streams of the hook\'s own log group.',
-      [this.rdsArn('db', '*'), members, this.rdsArn('pg', '*'), this.rdsArn('og', '*'), this.rdsArn('subgrp', '*'), this.rdsArn('secgrp', '*'), `${hook.logGroup.logGroupArn}:*`],
+      'Instances the promotion creates are named <cluster>-r-<hash of their source> (not known at synth time): that pattern is allowed only for instances carrying this cluster\'s member tag, and only with that tag in a create request; DescribeDBInstances lists every instance to find members by tag; the log permission covers the streams of the hook\'s own log group.',
+      [this.rdsArn('db', '*'), created, `${hook.logGroup.logGroupArn}:*`],
     );
 
     const step = (name: string) =>
@@ -712,38 +758,39 @@ export class ReplicatedMysql extends Construct {
     this.masterSecret.grantRead(hook.role);
     this.encryptionKey.grant(hook.role, 'kms:CreateGrant', 'kms:DescribeKey');
     const temporary = this.rdsArn('db', `${props.clusterName}-verify-*`);
+    const primaryId = `${props.clusterName}-primary`;
+    const snapshots = this.rdsArn('snapshot', `rds:${primaryId}-*`);
+    const { groups } = this.memberArns(props);
+    // The temporary instance is created with the verification tag naming this cluster; real instances never carry it.
+    const verifyTag = { [`aws:RequestTag/${VERIFY_TAG}`]: props.clusterName };
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots'], resources: [this.rdsArn('db', '*'), this.rdsArn('snapshot', '*')] }));
+    // Restore the primary's automated snapshots (copied tags: this cluster's member tag) to a tagged temporary instance
+    // named <cluster>-verify-*, in this cluster's own subnet, parameter and option groups.
     hook.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:AddTagsToResource'],
-        resources: [temporary, this.rdsArn('snapshot', `rds:${props.clusterName}-*`), this.rdsArn('subgrp', '*'), this.rdsArn('pg', '*'), this.rdsArn('og', '*')],
+        resources: [temporary, snapshots, ...groups],
+        conditions: { StringEquals: verifyTag, StringEqualsIfExists: { [`rds:snapshot-tag/${MEMBER_TAG}`]: props.clusterName } },
       }),
     );
-    // A point-in-time restore names the source (this cluster's instances) and the temporary target.
+    // A point-in-time restore names its source (the primary, exactly) and the tagged temporary target.
     hook.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['rds:RestoreDBInstanceToPointInTime'],
-        resources: [this.rdsArn('db', `${props.clusterName}-*`), this.rdsArn('subgrp', '*'), this.rdsArn('pg', '*'), this.rdsArn('og', '*')],
+        actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:AddTagsToResource'],
+        resources: [this.rdsArn('db', primaryId), temporary, ...groups],
+        conditions: { StringEquals: verifyTag },
       }),
     );
-    // Only the temporary instances can be deleted: the real ones never match <cluster>-verify-*.
-    hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['rds:DeleteDBInstance'], resources: [temporary] }));
+    // Only the temporary instances can be deleted: named <cluster>-verify-* and tagged as this cluster's verification
+    // copies (the name alone could be another cluster's, one named <cluster>-verify).
+    hook.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['rds:DeleteDBInstance'], resources: [temporary], conditions: { StringEquals: { [`rds:db-tag/${VERIFY_TAG}`]: props.clusterName } } }),
+    );
     hook.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } } }));
     ackWildcards(
       hook.role,
-      'Deleting and restoring are scoped to <cluster>-verify-* (the temporary instances only) and this cluster\'s automated snapshots; describing lists every instance and snapshot; a restore also names subnet, parameter and option groups; PutMetricData has no resource scope and is limited to its namespace by condition; the log permission covers the hook\'s own log group.',
-      [
-        this.rdsArn('db', '*'),
-        this.rdsArn('snapshot', '*'),
-        temporary,
-        this.rdsArn('db', `${props.clusterName}-*`),
-        this.rdsArn('snapshot', `rds:${props.clusterName}-*`),
-        this.rdsArn('subgrp', '*'),
-        this.rdsArn('pg', '*'),
-        this.rdsArn('og', '*'),
-        '*',
-        `${hook.logGroup.logGroupArn}:*`,
-      ],
+      'The temporary instances are named <cluster>-verify-<hash of the backup> (not known at synth time): restoring to that pattern needs this cluster\'s verification tag in the request, deleting needs it on the instance; the snapshots are the primary\'s automated ones (rds:<cluster>-primary-<time>) carrying this cluster\'s member tag; describing lists every instance and snapshot; PutMetricData has no resource scope and is limited to its namespace by condition; the log permission covers the hook\'s own log group.',
+      [this.rdsArn('db', '*'), this.rdsArn('snapshot', '*'), temporary, snapshots, '*', `${hook.logGroup.logGroupArn}:*`],
     );
 
     const invoke = (name: string, step: string) =>
@@ -784,7 +831,7 @@ export class ReplicatedMysql extends Construct {
     new events.Rule(this, 'VerifySchedule', {
       description: `Restore test of ${props.clusterName}`,
       schedule: props.verifySchedule ?? events.Schedule.rate(Duration.hours(6)),
-      targets: [new targets.SfnStateMachine(machine)],
+      targets: [this.deadLettersOf(props).stateMachineTarget(machine, { retryAttempts: 4, maxEventAge: Duration.hours(1) })],
     });
     const alarm = new cloudwatch.Alarm(this, 'BackupVerifiedAlarm', {
       alarmDescription: `No verified backup of ${props.clusterName} in the last day: a restore failed its checks, or the job did not run. See the BackupVerification state machine's executions.`,
@@ -801,6 +848,16 @@ export class ReplicatedMysql extends Construct {
   private addAlarm(alarm: cloudwatch.Alarm, props: ReplicatedMysqlProps): void {
     if (props.alarmTopic) alarm.addAlarmAction(new cw_actions.SnsAction(props.alarmTopic));
     this.alarms.push(alarm);
+  }
+
+  /** The one dead-letter queue of the construct's event-driven hooks and rules, made on first use. */
+  private deadLettersOf(props: ReplicatedMysqlProps): DeadLetters {
+    if (!this.deadLetters) {
+      // No topic here: addAlarm adds the action, so this alarm is listed and notified like every other one.
+      this.deadLetters = DeadLetters.create(this, 'DeadLetters', { what: `the name follower and backup verification schedule of ${props.clusterName}` });
+      this.addAlarm(this.deadLetters.alarm, props);
+    }
+    return this.deadLetters;
   }
 
   private addAlarms(props: ReplicatedMysqlProps, targetsToWatch: Array<{ id: string; dims: Record<string, string>; replica: boolean }>): void {

@@ -10,7 +10,6 @@ import {
   aws_cloudwatch_actions as cloudwatchActions,
   aws_ec2 as ec2,
   aws_events as events,
-  aws_events_targets as targets,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_s3_assets as s3assets,
@@ -20,6 +19,7 @@ import {
 import { Construct, type IConstruct } from 'constructs';
 import { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
+import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
@@ -181,6 +181,10 @@ export class QueueWorkerFleet extends Construct {
   public readonly connections: ec2.Connections;
   /** The Lambda that lets idle workers terminate at once. */
   public readonly drainFunction: lambda.IFunction;
+  /** Terminate lifecycle events the drain hook could not handle after every retry (replay them from here). */
+  public readonly drainDeadLetterQueue: sqs.Queue;
+  /** In ALARM while the drain hook's dead-letter queue holds a message; notifies `notificationTopic` when given. */
+  public readonly drainDeadLetterAlarm: cloudwatch.Alarm;
   /** The terminate lifecycle hook that holds a busy worker's termination. */
   public readonly lifecycleHook: autoscaling.LifecycleHook;
   /** Alarm: messages wait and no worker is in service (drives scale-from-zero). */
@@ -266,7 +270,10 @@ export class QueueWorkerFleet extends Construct {
     });
 
     this.installJobGuard({ groupArn, heartbeatTimeoutS, jobTimeoutS });
-    this.drainFunction = this.addDrainHook(groupArn);
+    const drain = this.addDrainHook(groupArn, props.notificationTopic);
+    this.drainFunction = drain.function;
+    this.drainDeadLetterQueue = drain.deadLetters.queue;
+    this.drainDeadLetterAlarm = drain.deadLetters.alarm;
 
     // Scaling: target tracking on backlog per in-service worker, explicit from-zero and to-zero step policies.
     const target = this.backlogPerWorkerTarget;
@@ -409,7 +416,7 @@ export class QueueWorkerFleet extends Construct {
     );
   }
 
-  private addDrainHook(groupArn: string): lambda.IFunction {
+  private addDrainHook(groupArn: string, alarmTopic?: sns.ITopic): { function: lambda.IFunction; deadLetters: DeadLetters } {
     const hook = new HookFunction(this, 'Drain', {
       hook: 'worker-drain',
       description: 'Lets idle queue workers terminate at once; busy ones finish their job first (job-guard)',
@@ -425,6 +432,7 @@ export class QueueWorkerFleet extends Construct {
       'Log streams of the function\'s own log group (created by Lambda at run time).',
       `Resource::<${Stack.of(this).getLogicalId(hook.logGroup.node.defaultChild as CfnElement)}.Arn>:*`,
     );
+    const deadLetters = DeadLetters.create(this, 'DrainDeadLetters', { what: `the drain hook of ${this.node.path}`, alarmTopic, alarmTopicProp: 'notificationTopic' });
     new events.Rule(this, 'DrainRule', {
       description: 'Terminate lifecycle actions of this worker fleet',
       eventPattern: {
@@ -432,9 +440,9 @@ export class QueueWorkerFleet extends Construct {
         detailType: ['EC2 Instance-terminate Lifecycle Action'],
         detail: { AutoScalingGroupName: [this.autoScalingGroup.autoScalingGroupName], LifecycleHookName: [JOB_DRAIN_HOOK_NAME] },
       },
-      targets: [new targets.LambdaFunction(hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(1) })],
+      targets: [deadLetters.lambdaTarget(hook.function, { retryAttempts: 8, maxEventAge: Duration.hours(1) })],
     });
-    return hook.function;
+    return { function: hook.function, deadLetters };
   }
 
   /** The two wildcards every policy here carries, each acknowledged as the finding cdk-nag prints. */

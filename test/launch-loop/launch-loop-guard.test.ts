@@ -301,3 +301,38 @@ describe('LaunchLoopGuard validation', () => {
     expect(fails({ shortLivedLaunches: 0, window: Duration.seconds(1), consoleOutputLines: 1000 })).toThrow(/invalid props \(3\)/);
   });
 });
+
+/** Every rule that targets `fn` sends undeliverable events to `queue`; the function's failed invocations go there too. */
+function expectDeadLettersOf(stack: Stack, t: Template, fn: { node: { defaultChild?: unknown } }, queue: { node: { defaultChild?: unknown } }, alarmTopic?: RegExp): number {
+  const fnId = stack.getLogicalId(fn.node.defaultChild as never);
+  const queueId = stack.getLogicalId(queue.node.defaultChild as never);
+  const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+  const rules = Object.values(t.findResources('AWS::Events::Rule')) as Array<{ Properties: { Targets: Array<Record<string, unknown>> } }>;
+  const targetsOfFn = rules.flatMap((r) => r.Properties.Targets).filter((tg) => JSON.stringify(tg.Arn) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }));
+  expect(targetsOfFn.length).toBeGreaterThan(0);
+  for (const tg of targetsOfFn) expect(tg.DeadLetterConfig).toEqual({ Arn: queueArn });
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, DestinationConfig: { OnFailure: { Destination: queueArn } } });
+  expect(t.findResources('AWS::SQS::Queue')[queueId].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+  t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' })]) },
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    ...(alarmTopic ? { AlarmActions: [{ Ref: Match.stringLikeRegexp(alarmTopic.source) }] } : {}),
+  });
+  return targetsOfFn.length;
+}
+
+describe('LaunchLoopGuard dead letters', () => {
+  test('Auto Scaling and CodeDeploy events that fail after every retry land in the encrypted queue, whose depth alarms on the topic', () => {
+    const { stack, guard, template } = build();
+    const t = template();
+    expect(expectDeadLettersOf(stack, t, guard.function, guard.deadLetterQueue, /^GuardTopic/)).toBe(1);
+    expect(guard.deadLetterAlarm).toBeDefined();
+  });
+});

@@ -1,5 +1,5 @@
-import { Duration, RemovalPolicy, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Duration, RemovalPolicy, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_iam as iam, aws_kms as kms, aws_sns as sns } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { LeaderElection, LeaderElectionProps, MultiAzFleet } from '../../lib';
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
 
@@ -288,5 +288,54 @@ describe('LeaderElection validation', () => {
   });
   test('reports every problem at once', () => {
     expect(make({ tagKey: 'a b', sweepInterval: Duration.seconds(1), handoverTimeout: Duration.seconds(1) })).toThrow(/invalid props \(3\)/);
+  });
+});
+
+/** Every rule that targets `fn` sends undeliverable events to `queue`; the function's failed invocations go there too. */
+function expectDeadLettersOf(stack: Stack, t: Template, fn: { node: { defaultChild?: unknown } }, queue: { node: { defaultChild?: unknown } }, alarmTopic?: RegExp): number {
+  const fnId = stack.getLogicalId(fn.node.defaultChild as never);
+  const queueId = stack.getLogicalId(queue.node.defaultChild as never);
+  const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+  const rules = Object.values(t.findResources('AWS::Events::Rule')) as Array<{ Properties: { Targets: Array<Record<string, unknown>> } }>;
+  const targetsOfFn = rules.flatMap((r) => r.Properties.Targets).filter((tg) => JSON.stringify(tg.Arn) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }));
+  expect(targetsOfFn.length).toBeGreaterThan(0);
+  for (const tg of targetsOfFn) expect(tg.DeadLetterConfig).toEqual({ Arn: queueArn });
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, DestinationConfig: { OnFailure: { Destination: queueArn } } });
+  expect(t.findResources('AWS::SQS::Queue')[queueId].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+  t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' })]) },
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    ...(alarmTopic ? { AlarmActions: [{ Ref: Match.stringLikeRegexp(alarmTopic.source) }] } : {}),
+  });
+  return targetsOfFn.length;
+}
+
+describe('LeaderElection dead letters', () => {
+  test('launch, terminate and sweep events that fail after every retry land in an encrypted queue with an alarm', () => {
+    const { stack, leader, template } = build();
+    expect(expectDeadLettersOf(stack, template, leader.function, leader.deadLetterQueue)).toBe(3);
+    expect(leader.deadLetterAlarm).toBeDefined();
+  });
+
+  test('alarmTopic: the dead-letter alarm notifies it, and its key lets CloudWatch alarms use it', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Pager', { masterKey: new kms.Key(stack, 'PagerKey') });
+    const leader = new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack), alarmTopic: topic });
+    const t = Template.fromStack(stack);
+    expectDeadLettersOf(stack, t, leader.function, leader.deadLetterQueue, /^Pager/);
+    t.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]) } });
+  });
+
+  test('an imported alarmTopic draws a warning that its key cannot be checked', () => {
+    const stack = testStack();
+    new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack), alarmTopic: sns.Topic.fromTopicArn(stack, 'Pager', 'arn:aws:sns:eu-west-1:123456789012:pager') });
+    Annotations.fromStack(stack).hasWarning('/Test/Leader', Match.stringLikeRegexp('alarmTopic: the topic is imported'));
   });
 });

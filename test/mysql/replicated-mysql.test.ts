@@ -134,7 +134,7 @@ describe('ReplicatedMysql defaults', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DatabaseConnections', Threshold: 500 });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CPUUtilization', Threshold: 80, EvaluationPeriods: 3 });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'ResilientFleet/MySQL', MetricName: 'BackupVerified', Threshold: 1, TreatMissingData: 'breaching' });
-    expect(db.alarms).toHaveLength(8);
+    expect(db.alarms).toHaveLength(9); // with the dead-letter queue's
   });
 
   test('the master secret is retained and KMS-encrypted; no site resources without sites', () => {
@@ -252,14 +252,14 @@ describe('ReplicatedMysql props', () => {
     const { template, db } = build({ verifyBackups: false });
     template().resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     expect(db.backupVerification).toBeUndefined();
-    expect(db.alarms).toHaveLength(7);
+    expect(db.alarms).toHaveLength(8);
   });
 
   test('verifyFrom: point in time by default (with permission to restore from this cluster only), or the snapshot', () => {
     const t = build().template();
     expect(envOf(t, /Restores the latest backup/)).toMatchObject({ RESTORE_SOURCE: 'point-in-time' });
     t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'rds:RestoreDBInstanceToPointInTime', Resource: Match.arrayWith(['arn:aws:rds:eu-west-1:123456789012:db:shop-*']) })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['rds:RestoreDBInstanceToPointInTime']), Resource: Match.arrayWith(['arn:aws:rds:eu-west-1:123456789012:db:shop-primary']) })]) },
     });
     expect(envOf(build({ verifyFrom: BackupVerificationSource.SNAPSHOT }).template(), /Restores the latest backup/)).toMatchObject({ RESTORE_SOURCE: 'snapshot' });
   });
@@ -370,5 +370,118 @@ describe('ReplicatedMysql with the Addresses stack', () => {
     expect(db.masterRecordName).toBe('db-master.cluster1.example.com');
     Template.fromStack(data).hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.cluster1.example.com.', TTL: '30' });
     Template.fromStack(addresses).hasResourceProperties('AWS::Route53::RecordSet', { Name: 'db-master.site1.example.com.', Type: 'CNAME', ResourceRecords: ['db-master.cluster1.example.com'] });
+  });
+});
+
+describe('ReplicatedMysql RDS roles are scoped to this cluster', () => {
+  const { template, stack } = build({ clusterName: 'cluster1', readReplicas: 2 });
+  const t = template();
+  const arn = (r: string) => `arn:aws:rds:eu-west-1:123456789012:${r}`;
+  const statementsOf = (fnDescription: RegExp) => {
+    const fns = t.findResources('AWS::Lambda::Function');
+    const [fnId] = Object.entries(fns).find(([, f]) => fnDescription.test((f as { Properties: { Description: string } }).Properties.Description))!;
+    const roleRef = (fns[fnId] as { Properties: { Role: { 'Fn::GetAtt': string[] } } }).Properties.Role['Fn::GetAtt'][0];
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(roleRef));
+    return policies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }).Properties.PolicyDocument.Statement).map((st) => stack.resolve(st));
+  };
+  const rdsResources = (sts: Array<Record<string, unknown>>) =>
+    sts.flatMap((st) => [st.Resource].flat()).map((r) => JSON.stringify(r)).filter((r) => r.includes(':rds:'));
+  const subnetGroup = Object.keys(t.findResources('AWS::RDS::DBSubnetGroup'))[0];
+  const parameterGroup = Object.keys(t.findResources('AWS::RDS::DBParameterGroup'))[0];
+
+  test('the promotion acts on the exact instances and groups of this cluster, never og:*, pg:*, subgrp:*, secgrp:* or <cluster>-*', () => {
+    const sts = statementsOf(/promotion runbook/);
+    const resources = rdsResources(sts);
+    for (const r of resources) expect(r).not.toMatch(/:(og|pg|subgrp|secgrp):\*"|cluster1-\*/);
+    const exact = sts.find((st) => JSON.stringify(st.Action).includes('rds:PromoteReadReplica') && !JSON.stringify(st.Condition).includes('rds:db-tag'))!;
+    expect(exact.Resource).toHaveLength(6);
+    expect(exact.Resource).toEqual(expect.arrayContaining([
+      arn('db:cluster1-primary'),
+      arn('db:cluster1-replica-1'),
+      arn('db:cluster1-replica-2'),
+      { 'Fn::Join': ['', ['arn:aws:rds:eu-west-1:123456789012:subgrp:', { Ref: subnetGroup }]] },
+      arn('og:default:mysql-8-4'),
+      { 'Fn::Join': ['', ['arn:aws:rds:eu-west-1:123456789012:pg:', { Ref: parameterGroup }]] },
+    ]));
+  });
+
+  test('replicas the promotion made (<cluster>-r-*) are touched only when they carry this cluster\'s member tag', () => {
+    const sts = statementsOf(/promotion runbook/).filter((st) => JSON.stringify(st.Resource).includes('db:cluster1-r-*'));
+    expect(sts.length).toBeGreaterThan(0);
+    for (const st of sts) {
+      expect(JSON.stringify(st.Condition)).toContain('"rds:db-tag/resilient-fleet:mysql-cluster":"cluster1"');
+    }
+    // A new replica must be created with this cluster's member tag.
+    const create = sts.find((st) => JSON.stringify(st.Action).includes('rds:CreateDBInstanceReadReplica'))!;
+    expect(create.Condition).toMatchObject({ StringEquals: { 'aws:RequestTag/resilient-fleet:mysql-cluster': 'cluster1' } });
+  });
+
+  test('the backup check restores only to tagged <cluster>-verify-* targets, from the primary and its own snapshots, and deletes only tagged copies', () => {
+    const sts = statementsOf(/Restores the latest backup/);
+    const pitr = sts.find((st) => JSON.stringify(st.Action).includes('rds:RestoreDBInstanceToPointInTime'))!;
+    expect(pitr.Resource).toEqual(expect.arrayContaining([arn('db:cluster1-primary'), arn('db:cluster1-verify-*')]));
+    expect(JSON.stringify(pitr.Resource)).not.toMatch(/db:cluster1-\*|subgrp:\*|pg:\*|og:\*/);
+    expect(pitr.Condition).toEqual({ StringEquals: { 'aws:RequestTag/resilient-fleet:mysql-verify': 'cluster1' } });
+    const snapshot = sts.find((st) => JSON.stringify(st.Action).includes('rds:RestoreDBInstanceFromDBSnapshot'))!;
+    expect(snapshot.Resource).toEqual(expect.arrayContaining([arn('db:cluster1-verify-*'), arn('snapshot:rds:cluster1-primary-*')]));
+    expect(JSON.stringify(snapshot.Resource)).not.toMatch(/snapshot:rds:cluster1-\*|subgrp:\*|pg:\*|og:\*/);
+    const del = sts.find((st) => st.Action === 'rds:DeleteDBInstance')!;
+    expect(del).toMatchObject({ Resource: arn('db:cluster1-verify-*'), Condition: { StringEquals: { 'rds:db-tag/resilient-fleet:mysql-verify': 'cluster1' } } });
+    expect(rdsResources(sts).filter((r) => r.endsWith(':*"'))).toEqual([JSON.stringify(arn('db:*')), JSON.stringify(arn('snapshot:*'))]);
+  });
+});
+
+describe('ReplicatedMysql dead letters', () => {
+  test('the name follower and the verification schedule send failures to one encrypted queue kept 14 days, with an alarm on its depth', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Alarms', { masterKey: new kms.Key(stack, 'AlarmKey') });
+    const db = new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', alarmTopic: topic });
+    const t = Template.fromStack(stack);
+    const queueId = stack.getLogicalId(db.deadLetterQueue!.node.defaultChild as never);
+    t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    const rules = Object.values(t.findResources('AWS::Events::Rule')) as Array<{ Properties: { Description: string; Targets: Array<Record<string, unknown>> } }>;
+    for (const d of [/RDS instance events/, /Repairs db-master/, /Restore test/]) {
+      const rule = rules.find((r) => d.test(r.Properties.Description))!;
+      expect(rule.Properties.Targets[0].DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
+    }
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: Match.anyValue(),
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^Alarms') }],
+    });
+  });
+
+  test('alarmTopic with a key of this app: the key policy lets CloudWatch alarms of this account use it', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Alarms', { masterKey: new kms.Key(stack, 'AlarmKey') });
+    new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', alarmTopic: topic });
+    Template.fromStack(stack).hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowPublish-cloudwatch-alarms',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  test('an imported alarmTopic draws a warning that its key cannot be checked', () => {
+    const stack = testStack();
+    const topic = sns.Topic.fromTopicArn(stack, 'Alarms', 'arn:aws:sns:eu-west-1:123456789012:pager');
+    new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', alarmTopic: topic });
+    Annotations.fromStack(stack).hasWarning('/Test/Db', Match.stringLikeRegexp('alarmTopic: the topic is imported.*cloudwatch.amazonaws.com.*kms:Decrypt'));
   });
 });

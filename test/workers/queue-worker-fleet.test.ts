@@ -43,7 +43,7 @@ describe('QueueWorkerFleet at defaults', () => {
   const { template, workers } = build();
 
   test('creates an encrypted queue (TLS only) with a dead-letter queue, visibility = job timeout', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.resourceCountIs('AWS::SQS::Queue', 3); // the job queue, its dead-letter queue, the drain hook's dead letters
     template.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 3600,
@@ -196,7 +196,7 @@ describe('QueueWorkerFleet at defaults', () => {
 describe('QueueWorkerFleet options', () => {
   test('queue: uses the user\'s queue for grants and every metric, and creates none', () => {
     const { template, workers } = build({}, true);
-    template.resourceCountIs('AWS::SQS::Queue', 0);
+    template.resourceCountIs('AWS::SQS::Queue', 1); // only the drain hook's dead letters
     expect(workers.deadLetterQueue).toBeUndefined();
     template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
       TargetTrackingConfiguration: {
@@ -222,7 +222,7 @@ describe('QueueWorkerFleet options', () => {
   test('minCapacity above 0: no scale-to-zero policy, and scale-from-zero never sets less than the minimum', () => {
     const { template, workers } = build({ minCapacity: 2, maxCapacity: 4 });
     expect(workers.scaleToZeroAlarm).toBeUndefined();
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2); // scale from zero, and the drain hook's dead letters
     expect(stepsOf(template)).toEqual([
       [
         { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 5, ScalingAdjustment: 2 },
@@ -393,5 +393,44 @@ describe('QueueWorkerFleet and cdk-nag', () => {
     const report = fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8');
     fs.rmSync(outdir, { recursive: true, force: true });
     expect(report).toContain('AwsSolutions-IAM5');
+  });
+});
+
+/** Every rule that targets `fn` sends undeliverable events to `queue`; the function's failed invocations go there too. */
+function expectDeadLettersOf(stack: Stack, t: Template, fn: { node: { defaultChild?: unknown } }, queue: { node: { defaultChild?: unknown } }, alarmTopic?: RegExp): number {
+  const fnId = stack.getLogicalId(fn.node.defaultChild as never);
+  const queueId = stack.getLogicalId(queue.node.defaultChild as never);
+  const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+  const rules = Object.values(t.findResources('AWS::Events::Rule')) as Array<{ Properties: { Targets: Array<Record<string, unknown>> } }>;
+  const targetsOfFn = rules.flatMap((r) => r.Properties.Targets).filter((tg) => JSON.stringify(tg.Arn) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }));
+  expect(targetsOfFn.length).toBeGreaterThan(0);
+  for (const tg of targetsOfFn) expect(tg.DeadLetterConfig).toEqual({ Arn: queueArn });
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, DestinationConfig: { OnFailure: { Destination: queueArn } } });
+  expect(t.findResources('AWS::SQS::Queue')[queueId].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+  t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' })]) },
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    ...(alarmTopic ? { AlarmActions: [{ Ref: Match.stringLikeRegexp(alarmTopic.source) }] } : {}),
+  });
+  return targetsOfFn.length;
+}
+
+describe('QueueWorkerFleet drain hook dead letters', () => {
+  test('terminate lifecycle events the drain hook fails on land in an encrypted queue; its alarm notifies notificationTopic', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Ops', { masterKey: new kms.Key(stack, 'OpsKey') });
+    const workers = new QueueWorkerFleet(stack, 'Workers', { vpc: importedVpc(stack), machineImage: ec2.MachineImage.genericLinux(TEST_AMI), notificationTopic: topic });
+    const t = Template.fromStack(stack);
+    expect(expectDeadLettersOf(stack, t, workers.drainFunction, workers.drainDeadLetterQueue, /^Ops/)).toBe(1);
+    // Auto Scaling notifications come from its service-linked role; the alarms from CloudWatch: the key allows both.
+    const statements = (Object.values(t.findResources('AWS::KMS::Key'))[0] as { Properties: { KeyPolicy: { Statement: Array<{ Sid?: string }> } } }).Properties.KeyPolicy.Statement;
+    expect(statements.map((s) => s.Sid).filter(Boolean)).toEqual(expect.arrayContaining(['AllowPublish-autoscaling-notifications', 'AllowPublish-cloudwatch-alarms']));
   });
 });
