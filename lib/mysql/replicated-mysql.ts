@@ -894,6 +894,7 @@ export class ReplicatedMysql extends Construct {
 
   private validate(props: ReplicatedMysqlProps, v: { isCluster: boolean; verify: boolean; sites: MysqlSiteDatabase[] }): void {
     const check = new PropsValidator('ReplicatedMysql', this);
+    check.eventsSchedule('verifySchedule', props.verifySchedule);
     // The defaults select subnet types the VPC may not have: say so here, naming the prop, not in aws-cdk-lib's words.
     check.check(
       props.vpcSubnets === undefined && !vpcHasSubnetType(props.vpc, ec2.SubnetType.PRIVATE_ISOLATED),
