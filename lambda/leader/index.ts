@@ -142,8 +142,9 @@ async function elect(trigger: Trigger, deps: Deps, log: Logger, now: () => numbe
       log.info('ledger unchanged', { reason: decision.reason });
     }
     const effects = deriveEffects({ record: after, before: record?.leader, group, trigger, protectLeader: config.protectLeader });
-    if (effects.tag) await tagLeader(c, effects.tag.instanceId, config.tagKey, effects.tag.term, t);
+    // Untag the departing leader before tagging the new one: for a moment no instance carries the tag, never two.
     await untag(c, effects.untag, config.tagKey, t);
+    if (effects.tag) await tagLeader(c, effects.tag.instanceId, config.tagKey, effects.tag.term, t);
     await setProtection(c, config.groupName, effects.protect, true, t);
     await setProtection(c, config.groupName, effects.unprotect, false, t);
     if (effects.protect.length + effects.unprotect.length + effects.untag.length > 0) log.info('effects applied', { ...effects });

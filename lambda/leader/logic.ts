@@ -240,10 +240,12 @@ export function deriveEffects(input: EffectsInput): Effects {
   const protect: string[] = [];
   const unprotect = new Set<string>();
   for (const old of [input.before, record.previous]) {
-    if (old !== undefined && old !== record.leader && present(old)) {
-      untag.add(old);
-      if (byId.get(old)!.protectedFromScaleIn) unprotect.add(old);
-    }
+    if (old === undefined || old === record.leader) continue;
+    // A departing leader (Terminating:Wait, or the instance this terminate event is about) still runs and still carries
+    // the tag: remove it at hand-over, so only one instance is tagged. Protection matters only for one that stays.
+    const departingNow = input.trigger.kind === 'terminate' && old === input.trigger.instanceId;
+    if (byId.has(old) || departingNow) untag.add(old);
+    if (present(old) && byId.get(old)!.protectedFromScaleIn) unprotect.add(old);
   }
   const leader = record.leader;
   let tag: Effects['tag'];

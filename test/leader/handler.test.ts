@@ -1,12 +1,11 @@
 import {
   AutoScalingClient,
-  AutoScalingServiceException,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
   SetInstanceProtectionCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { CreateTagsCommand, DeleteTagsCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { configFromEnv, handle, parseEvent, type HookConfig, type HookEvent } from '../../lambda/leader/index';
@@ -14,6 +13,9 @@ import launchSample from '../fixtures/events/autoscaling-launch-successful.json'
 import describeSample from '../fixtures/events/autoscaling-describe-auto-scaling-groups-response.json';
 import scheduledSample from '../fixtures/events/eventbridge-scheduled-event.json';
 import terminateSample from '../fixtures/events/autoscaling-terminate-lifecycle-action.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const GROUP = 'my-asg';
 const HOOK = 'my-lifecycle-hook';
@@ -85,12 +87,11 @@ const A = 'i-0aaaaaaaaaaaaaaa1';
 const B = 'i-0bbbbbbbbbbbbbbb2';
 const C = 'i-0ccccccccccccccc3';
 
-function ccf() {
-  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
-}
-function awsError<T extends new (o: never) => Error>(Cls: T, name: string, message: string, status = 400): Error {
-  return new (Cls as unknown as new (o: object) => Error)({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
-}
+// Errors are the ones the real SDK clients parse from the documented wire bodies (test/wire), never typed by hand.
+const ec2Error = (a: WireAnswer) => parsedError(EC2Client, new DescribeInstancesCommand({}), a);
+const asgError = (a: WireAnswer) => parsedError(AutoScalingClient, new DescribeAutoScalingGroupsCommand({}), a);
+const ddbError = (a: WireAnswer) => parsedError(DynamoDBClient, new GetItemCommand({ TableName: 'ledger', Key: {} }), a);
+const ccf = () => ddbError(wire.dynamodb.conditionalCheckFailed());
 
 beforeEach(() => {
   ddbMock.reset();
@@ -162,7 +163,7 @@ describe('leader hook', () => {
       .resolves(group([{ id: A }]));
     ec2Mock
       .on(CreateTagsCommand)
-      .rejectsOnce(awsError(EC2ServiceException, 'InvalidInstanceID.NotFound', `The instance ID '${A}' does not exist`))
+      .rejectsOnce(await ec2Error(wire.ec2.instanceNotFound(A)))
       .resolves({});
     const r = await handle(launchEvent(A), deps);
     expect(r).toMatchObject({ leader: A, term: 1 });
@@ -174,13 +175,13 @@ describe('leader hook', () => {
   test('rides out throttling of DynamoDB and Auto Scaling', async () => {
     ddbMock
       .on(GetCommand)
-      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'Rate of requests exceeds the allowed throughput.', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(await ddbError(wire.dynamodb.provisionedThroughputExceeded()))
       .resolves({});
     asgMock
       .on(DescribeAutoScalingGroupsCommand)
-      .rejectsOnce(awsError(AutoScalingServiceException, 'Throttling', 'Rate exceeded'))
+      .rejectsOnce(await asgError(wire.autoscaling.throttling()))
       .resolves(group([{ id: A }], 2));
-    asgMock.on(SetInstanceProtectionCommand).rejectsOnce(awsError(AutoScalingServiceException, 'Throttling', 'Rate exceeded')).resolves({});
+    asgMock.on(SetInstanceProtectionCommand).rejectsOnce(await asgError(wire.autoscaling.throttling())).resolves({});
     const r = await handle(launchEvent(A), deps);
     expect(r).toMatchObject({ leader: A, term: 1 });
     expect(asgMock.commandCalls(SetInstanceProtectionCommand)).toHaveLength(2);
@@ -191,7 +192,7 @@ describe('leader hook', () => {
       .on(GetCommand)
       .resolvesOnce({})
       .resolves(leaderItem({ term: 1, leader: A, version: 1, since: NOW }));
-    ddbMock.on(PutCommand).rejectsOnce(ccf());
+    ddbMock.on(PutCommand).rejectsOnce(await ccf());
     asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }, { id: B }]));
     const r = await handle(launchEvent(B), deps);
     expect(r).toMatchObject({ leader: A, term: 1, wrote: false });
@@ -224,13 +225,34 @@ describe('leader hook', () => {
     expect(order).toEqual(['ledger written', 'instance released']);
   });
 
+  test('one leader tag at any time: the departing leader loses its tag before the new leader gets it', async () => {
+    const order: string[] = [];
+    ddbMock.on(GetCommand).resolves(leaderItem({ term: 3, leader: A, version: 5, since: NOW - 1000 }));
+    ec2Mock.on(DeleteTagsCommand).callsFake((i: { Resources: string[] }) => (order.push(`untag ${i.Resources.join()}`), {}));
+    ec2Mock.on(CreateTagsCommand).callsFake((i: { Resources: string[] }) => (order.push(`tag ${i.Resources.join()}`), {}));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A, state: 'Terminating:Wait', protected: true }, { id: B }, { id: C }]));
+    await handle(terminateEvent(A), deps);
+    expect(order).toEqual([`untag ${A}`, `tag ${B}`]);
+    expect(ec2Mock.commandCalls(DeleteTagsCommand)[0].args[0].input).toEqual({ Resources: [A], Tags: [{ Key: config.tagKey }] });
+  });
+
+  test('a departing leader the group no longer lists (already terminated) is untagged by id; NotFound counts as done', async () => {
+    ddbMock.on(GetCommand).resolves(leaderItem({ term: 3, leader: A, version: 5, since: NOW - 1000 }));
+    ec2Mock.on(DeleteTagsCommand).rejects(await ec2Error(wire.ec2.instanceNotFound(A)));
+    asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: B }]));
+    const r = await handle(terminateEvent(A), deps);
+    expect(r).toMatchObject({ leader: B, lifecycle: 'completed' });
+    expect(ec2Mock.commandCalls(DeleteTagsCommand).map((c) => c.args[0].input.Resources)).toEqual([[A]]);
+    expect(ec2Mock.commandCalls(CreateTagsCommand).map((c) => c.args[0].input.Resources)).toEqual([[B]]);
+  });
+
   test('a duplicated terminate event changes nothing and treats "no active lifecycle action" as done', async () => {
     ddbMock.on(GetCommand).resolves(leaderItem({ term: 4, leader: B, version: 6, previous: A, departed: [A] }));
     // A stale answer still lists A as in service: the ledger's departed list outranks it.
     asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }, { id: B, protected: true }]));
     asgMock
       .on(CompleteLifecycleActionCommand)
-      .rejects(awsError(AutoScalingServiceException, 'ValidationError', `No active Lifecycle Action found with instance ID ${A}`));
+      .rejects(await asgError(wire.autoscaling.noActiveLifecycleAction(A)));
     const r = await handle(terminateEvent(A), deps);
     expect(r).toMatchObject({ leader: B, term: 4, wrote: false, lifecycle: 'no-active-action' });
     expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
@@ -287,7 +309,7 @@ describe('leader hook', () => {
   });
 
   test('when the election fails on a terminate action, it still releases the instance and then reports the failure', async () => {
-    ddbMock.on(GetCommand).rejects(awsError(EC2ServiceException, 'AccessDeniedException', 'not authorized'));
+    ddbMock.on(GetCommand).rejects(await ddbError(wire.dynamodb.accessDenied('GetItem')));
     asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }]));
     await expect(handle(terminateEvent(A), deps)).rejects.toThrow(/not authorized/);
     expect(asgMock.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
@@ -303,10 +325,10 @@ describe('leader hook', () => {
   test('an old leader that is already gone (NotFound on untag) or leaving (ValidationError on protection) is not an error', async () => {
     ddbMock.on(GetCommand).resolves(leaderItem({ term: 2, leader: A, version: 2 }));
     asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A, health: 'Unhealthy', protected: true }, { id: B }]));
-    ec2Mock.on(DeleteTagsCommand).rejects(awsError(EC2ServiceException, 'InvalidInstanceID.NotFound', `The instance ID '${A}' does not exist`));
+    ec2Mock.on(DeleteTagsCommand).rejects(await ec2Error(wire.ec2.instanceNotFound(A)));
     asgMock
       .on(SetInstanceProtectionCommand, { InstanceIds: [A] })
-      .rejects(awsError(AutoScalingServiceException, 'ValidationError', `The instance ${A} is not in InService or EnteringStandby or Standby.`));
+      .rejects(await asgError(wire.queryError('ValidationError', `The instance ${A} is not in InService or EnteringStandby or Standby.`)));
     const r = await handle(scheduledSample, deps);
     expect(r).toMatchObject({ leader: B, term: 3 });
   });
@@ -314,7 +336,7 @@ describe('leader hook', () => {
   test('a real failure to tag the new leader fails the invocation (EventBridge retries it; the sweep repairs it)', async () => {
     ddbMock.on(GetCommand).resolves({});
     asgMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: A }]));
-    ec2Mock.on(CreateTagsCommand).rejects(awsError(EC2ServiceException, 'UnauthorizedOperation', 'You are not authorized to perform this operation.'));
+    ec2Mock.on(CreateTagsCommand).rejects(await ec2Error(wire.ec2.unauthorizedOperation()));
     await expect(handle(launchEvent(A), deps)).rejects.toThrow(/not authorized/);
     expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1); // the ledger is the truth and was written first
   });

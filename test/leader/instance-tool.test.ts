@@ -1,6 +1,11 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { leaderOnly, leaderStatus, parseArgs, type OnlyOptions, type ToolDeps } from '../../instance/leader/cli';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+
+/** What the real DynamoDB client throws when a condition fails (parsed from the documented wire body). */
+const conditionFailed = () => parsedError(DynamoDBClient, new PutItemCommand({ TableName: 'ledger', Item: {} }), wire.dynamodb.conditionalCheckFailed());
 
 /**
  * An in-memory stand-in for the ledger table that evaluates exactly the condition expressions the tool uses,
@@ -31,7 +36,7 @@ class FakeTable {
             : (() => {
                 throw new Error(`unexpected condition ${input.ConditionExpression}`);
               })();
-      if (!ok) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      if (!ok) throw await conditionFailed();
       this.items.set(k(input.Item), { ...input.Item });
       return {};
     }
@@ -40,7 +45,7 @@ class FakeTable {
       const v = input.ExpressionAttributeValues;
       if (input.ConditionExpression !== 'attempt = :attempt AND #o = :me') throw new Error(`unexpected condition ${input.ConditionExpression}`);
       if (!current || current.attempt !== v[':attempt'] || current.owner !== v[':me']) {
-        throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+        throw await conditionFailed();
       }
       this.items.set(k(input.Key), { ...current, status: v[':status'], finishedAt: v[':now'], exitCode: v[':code'] });
       return {};

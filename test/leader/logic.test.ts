@@ -80,12 +80,12 @@ describe('deriveEffects', () => {
     expect(deriveEffects({ record: r, before: 'i-a', group: view([m('i-a')]), trigger: { kind: 'sweep' }, protectLeader: false }).protect).toEqual([]);
   });
 
-  test('untags and unprotects the previous leader while it is still in the group, never a terminating one', () => {
+  test('untags the previous leader, a terminating one too (one leader tag at any time), and unprotects only one that stays', () => {
     const r = rec({ term: 3, leader: 'i-b', version: 3, previous: 'i-a' });
     const e = deriveEffects({ record: r, before: 'i-a', group: view([m('i-a', 'InService', 'Unhealthy', true), m('i-b')]), trigger: { kind: 'sweep' }, protectLeader: true });
     expect(e).toEqual({ tag: { instanceId: 'i-b', term: 3 }, untag: ['i-a'], protect: ['i-b'], unprotect: ['i-a'] });
     const t = deriveEffects({ record: { ...r, departed: ['i-a'] }, before: 'i-a', group: view([m('i-a', 'Terminating:Wait', 'Healthy', true), m('i-b')]), trigger: { kind: 'terminate', instanceId: 'i-a' }, protectLeader: true });
-    expect(t.untag).toEqual([]);
+    expect(t.untag).toEqual(['i-a']);
     expect(t.unprotect).toEqual([]);
   });
 });
