@@ -129,10 +129,11 @@ export class AppStack extends Stack {
         { name: 'NightlyStop', schedule: autoscaling.Schedule.cron({ weekDay: 'MON-FRI', hour: '20', minute: '0' }), minCapacity: 0, desiredCapacity: 0 },
       ],
     });
-    this.fleet.addUserData('dnf install -y nginx', 'systemctl enable --now nginx');
+    this.fleet.addUserData('dnf_install nginx', 'systemctl enable --now nginx', 'systemctl is-active nginx');
     // Migrations run once per deployment from a CodeDeploy hook (`leader-only -- <migration>`); singleton cron jobs
     // run behind `leader-status --check`. Installed before the CodeDeploy agent starts.
-    this.leader = new LeaderElection(this, 'Leader', { autoScalingGroup: this.fleet.autoScalingGroup });
+    // The fleet's topic also carries the hooks' dead-letter alarms: whoever watches the fleet hears of a lost event.
+    this.leader = new LeaderElection(this, 'Leader', { autoScalingGroup: this.fleet.autoScalingGroup, alarmTopic: topic });
     this.leader.installOn(this.fleet);
     // A revision that cannot deploy to new instances makes the group relaunch them forever: stop it at the third.
     this.launchLoopGuard = this.fleet.guardLaunchLoops();
@@ -152,9 +153,40 @@ export class AppStack extends Stack {
         autoScalingGroup: this.fleet.autoScalingGroup,
         hostedZone: refs.privateZone!,
         recordName: `app-${props.copy}`,
+        alarmTopic: topic,
       });
     }
   }
+}
+
+/** Where the Workers fleet's sample job is installed (its worker loop runs it for each message). */
+export const SAMPLE_JOB_PATH = '/opt/app/process-one-job';
+
+/**
+ * The Workers fleet's sample job: one export request per message. It reads the body on stdin and writes it to
+ * /var/lib/queue-worker/exports/<message id>.body (the only place the sandboxed job may write), then exits 0, so
+ * job-guard deletes the message. An empty body exits 65 (EX_DATAERR): the message is received again and, after
+ * the queue's maxReceiveCount, lands in the dead-letter queue.
+ */
+export const SAMPLE_JOB = `#!/bin/bash
+set -euo pipefail
+body="$(cat)"
+if [ -z "$body" ]; then
+  echo "process-one-job: empty message body" >&2
+  exit 65
+fi
+out="\${EXPORT_DIR:-/var/lib/queue-worker/exports}"
+mkdir -p "$out"
+id="\${JOB_MESSAGE_ID:-$(printf '%s' "$body" | sha256sum | cut -c1-32)}"
+id="\${id//[^A-Za-z0-9-]/_}"
+tmp="$(mktemp "$out/.$id.XXXXXX")"
+printf '%s\\n' "$body" > "$tmp"
+mv -f "$tmp" "$out/$id.body"
+echo "process-one-job: exported message $id (\${#body} bytes)"
+`;
+
+function dirOf(file: string): string {
+  return file.slice(0, file.lastIndexOf('/'));
 }
 
 export interface WorkersStackProps extends StackProps {
@@ -182,32 +214,16 @@ export class WorkersStack extends Stack {
       averageJobDuration: Duration.minutes(2),
       jobTimeout: Duration.minutes(30),
       notificationTopic: topic,
+      // One job at a time: job-guard receives a message (unprotected), runs this for it protected from scale-in
+      // (body on stdin) and deletes the message on success.
+      jobCommand: SAMPLE_JOB_PATH,
     });
-    // One job at a time: job-guard receives a message (unprotected), runs the job for it protected from scale-in
-    // (body on stdin), deletes the message on success. Exit 75: the instance is leaving, the message was handed back.
+    // The sample job, installed by user data at the path the worker loop runs (the fleet's worker service starts
+    // after user data, as the unprivileged queue-worker user).
     this.workers.addUserData(
-      "cat > /usr/local/bin/queue-worker-loop <<'LOOP_EOF'",
-      '#!/bin/sh',
-      'while true; do',
-      '  /usr/local/bin/job-guard --queue-url "$QUEUE_URL" -- /opt/app/process-one-job',
-      '  [ $? -eq 75 ] && sleep 10',
-      'done',
-      'LOOP_EOF',
-      'chmod 755 /usr/local/bin/queue-worker-loop',
-      "cat > /etc/systemd/system/queue-worker.service <<'UNIT_EOF'",
-      '[Unit]',
-      'Description=Queue worker (one job at a time under job-guard)',
-      'After=network-online.target',
-      '[Service]',
-      'EnvironmentFile=/etc/queue-worker.env',
-      'ExecStartPre=/usr/local/bin/job-guard --release',
-      'ExecStart=/usr/local/bin/queue-worker-loop',
-      'Restart=always',
-      '[Install]',
-      'WantedBy=multi-user.target',
-      'UNIT_EOF',
-      'systemctl daemon-reload',
-      'systemctl enable --now queue-worker',
+      `install -d -m 755 ${dirOf(SAMPLE_JOB_PATH)}`,
+      `cat > ${SAMPLE_JOB_PATH} <<'SAMPLE_JOB_EOF'\n${SAMPLE_JOB}SAMPLE_JOB_EOF`,
+      `chmod 755 ${SAMPLE_JOB_PATH}`,
     );
     this.launchLoopGuard = this.workers.fleet.guardLaunchLoops();
   }
