@@ -1,19 +1,30 @@
 #!/usr/bin/env node
-// Turns Stryker's JSON report (reports/mutation/mutation.json, written by `npm run mutate`) into bench/results/mutation.md:
+// Turns Stryker's JSON reports (reports/mutation/<group>.json, written by `npm run mutate`) into bench/results/mutation.md:
 // the score per file and every surviving (or uncovered) mutant, each with the reason it is equivalent or harmless.
 // Reasons live in bench/mutation-notes.json, keyed by file, the original code and its replacement (not by line number,
 // so they survive edits elsewhere in the file). A survivor without a reason is listed as "no reason recorded": that is a
 // missing test until someone shows otherwise.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const reportPath = join(root, process.argv[2] ?? 'reports/mutation/mutation.json');
+const reportDir = join(root, 'reports/mutation');
+const reportPaths = process.argv.length > 2
+  ? process.argv.slice(2).map((p) => join(root, p))
+  : readdirSync(reportDir).filter((f) => f.endsWith('.json') && !f.startsWith('incremental-')).map((f) => join(reportDir, f));
 const notesPath = join(root, 'bench/mutation-notes.json');
 const outPath = join(root, 'bench/results/mutation.md');
 const TARGET = 90;
 
-const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+// Each group's report holds its own files; where two hold one file (a group's files changed), the newer report wins.
+const files = {};
+const runs = [];
+for (const p of reportPaths.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)) {
+  const r = JSON.parse(readFileSync(p, 'utf8'));
+  runs.push(`${relative(root, p)} (${new Date(statSync(p).mtimeMs).toISOString().slice(0, 16)}Z)`);
+  for (const [path, file] of Object.entries(r.files)) files[path.startsWith('/') ? relative(root, path) : path] = file;
+}
+const report = { files };
 const notes = existsSync(notesPath) ? JSON.parse(readFileSync(notesPath, 'utf8')) : {};
 
 /** The source text a mutant replaced, from its location (lines and columns are 1-based, end column exclusive). */
@@ -72,6 +83,7 @@ const out = [];
 out.push('# Mutation testing (StrykerJS)', '');
 out.push('Written by `npm run mutate` (stryker.config.mjs; the unit tests in stryker.jest.config.js, jest runner, per-test coverage,');
 out.push(`concurrency 2). Score = (killed + timed out) / (killed + timed out + survived + no coverage). Target: ${TARGET} % per file.`, '');
+out.push(`Reports: ${runs.join(', ')}.`, '');
 out.push('| file | score % | killed | timeout | survived | no coverage | errors | target |');
 out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) {
