@@ -8,6 +8,7 @@
  *                         RFHA_SYNC_SECONDS keeps the peer address, the app servers (runtime API + file) and, on
  *                         the master, re-checks where the clients' address is
  *   node index.mjs sync   the periodic half of `run` alone (reads the state file instead of the FIFO)
+ *   node index.mjs reload rfha-haproxy.service's ExecReload: servers' state saved, then SIGUSR2 (haproxy-runtime.ts)
  *   node index.mjs move   once, by hand: moves the Elastic IP and the VPN route if this node is MASTER
  *
  * Settings come from the environment (the stack writes them into /etc/rfha/node.env):
@@ -20,7 +21,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createLogger } from '../../lambda/shared/log';
-import { applyRuntimeCommands, runtimeCommand } from './haproxy-runtime';
+import { applyRuntimeCommands, reloadHaproxy, runtimeCommand } from './haproxy-runtime';
 import {
   Clients,
   completeDrain,
@@ -237,6 +238,11 @@ async function syncForever(s: Settings, moveToo = true): Promise<never> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // rfha-haproxy.service's ExecReload: needs only the run directory, not the node's settings.
+  if (argv[0] === 'reload') {
+    await reloadHaproxy(process.env.RFHA_RUN_DIR ?? '/run/rfha');
+    return;
+  }
   const s = settings();
   switch (argv[0]) {
     case 'boot':
@@ -249,7 +255,7 @@ export async function main(argv: string[]): Promise<void> {
       await move(s);
       return;
     default:
-      throw new Error(`usage: index.mjs boot|run|sync|move (got ${argv[0]})`);
+      throw new Error(`usage: index.mjs boot|run|sync|move|reload (got ${argv[0]})`);
   }
 }
 

@@ -125,12 +125,16 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
     `  chroot ${o.chrootDir ?? '/var/lib/haproxy'}`,
     `  hard-stop-after ${o.hardStopAfterSeconds}s`,
     '  log stdout format short local0 info',
+    // DNS mode: a reload starts a new worker whose slots would be empty until its first answer (connections in
+    // between were closed). The agent's `reload` dumps the slots here first; the new worker starts from them.
+    ...(o.backendName ? [`  server-state-file ${serverStateFile(run)}`] : []),
     '',
     ...(o.backendName ? renderResolvers(o.dnsHoldObsoleteSeconds ?? 10) : []),
     'defaults',
     '  mode tcp',
     '  log global',
     '  option dontlognull',
+    ...(o.backendName ? ['  load-server-state-from-file global'] : []),
     '  option redispatch',
     '  retries 3',
     '  timeout connect 5s',
@@ -178,12 +182,18 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
       ? {
           'app-backend.cfg':
             head +
-            // No port: each stream keeps its (mapped) destination port. init-addr none: start with empty slots and
-            // fill them from the first answer, so HAProxy starts even when the name does not resolve yet.
-            `  server-template ${APP_BACKEND} ${o.backendSlots} ${o.backendName} resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr none check\n`,
+            // No port: each stream keeps its (mapped) destination port. init-addr last,none: a reloaded worker starts
+            // from the slots the old one had (server-state-file); a first start begins empty and fills them from the
+            // first answer, so HAProxy starts even when the name does not resolve yet.
+            `  server-template ${APP_BACKEND} ${o.backendSlots} ${o.backendName} resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr last,none check\n`,
         }
       : {}),
   };
+}
+
+/** Where the agent's `reload` dumps the servers' state for the next worker (DNS mode). */
+export function serverStateFile(runDir: string): string {
+  return `${runDir}/server-state`;
 }
 
 /**

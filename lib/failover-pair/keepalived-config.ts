@@ -177,5 +177,7 @@ export const STANDBY_STARTUP_DELAY_SECONDS = 3;
 
 /** node.conf: the per-node definitions keepalived.conf uses. */
 export function renderNodeConf(n: { readonly sourceIp: string; readonly priority: number; readonly interfaceName: string; readonly startupDelaySeconds?: number }): string {
-  return `$SRC_IP=${n.sourceIp}\n$PRIORITY=${n.priority}\n$INTERFACE=${n.interfaceName}\n$STARTUP_DELAY=${n.startupDelaySeconds ?? 0}\n`;
+  // keepalived takes 0.001 s to 4294 s here (0 is refused with a warning): "no delay" is 10 ms.
+  const delay = Math.max(n.startupDelaySeconds ?? 0, 0.01);
+  return `$SRC_IP=${n.sourceIp}\n$PRIORITY=${n.priority}\n$INTERFACE=${n.interfaceName}\n$STARTUP_DELAY=${delay}\n`;
 }

@@ -33,7 +33,7 @@ export function renderSupervisorScript(o: SupervisorOptions): string {
   const files = o.configFiles.map((f) => `-f ${shellQuote(f)}`).join(' ');
   return `#!/bin/bash
 # Rendered by resilient-fleet HaproxyFailoverPair: runs HAProxy and tells keepalived, through its track file,
-# the instant HAProxy stops. Reload HAProxy with: kill -USR2 "$(cat ${run}/haproxy.pid)"
+# the instant HAProxy stops. Reload HAProxy with: systemctl reload rfha-haproxy (saves the servers' state, then SIGUSR2)
 set -u
 up=${shellQuote(`${run}/haproxy.up`)}
 pidfile=${shellQuote(`${run}/haproxy.pid`)}
@@ -129,6 +129,7 @@ RuntimeDirectoryPreserve=yes`;
  */
 export function renderSystemdUnits(o: SystemdUnitsOptions): Record<string, string> {
   const run = o.runDir;
+  // "169.254.253.51/32 dev lo scope host": the address with its prefix, and the device.
   const [markerIp, , markerDev] = o.markerAddress.split(' ');
   const bind = o.lowestPort < 1024 ? ' CAP_NET_BIND_SERVICE' : '';
   const units: Record<string, string> = {
@@ -139,7 +140,8 @@ Wants=network-online.target${o.vpnVirtualIp ? ' rfha-vpn-address.service' : ''}
 
 [Service]
 ExecStart=/bin/bash ${o.configDir}/haproxy-supervisor.sh
-ExecReload=/bin/sh -c 'kill -USR2 "$(cat ${run}/haproxy.pid)"'
+# The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
+ExecReload=${o.nodeBinary} ${o.agentDir}/index.mjs reload
 LimitNOFILE=${o.haproxyFileLimit}
 Restart=always
 RestartSec=1
@@ -162,7 +164,7 @@ ExecStart=/usr/sbin/keepalived -n -l -D -f ${o.configDir}/keepalived.conf -p ${r
 ExecReload=/bin/kill -HUP $MAINPID
 # However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
 # The agent sees the same from keepalived's pid files and stops acting as master.
-ExecStopPost=-/usr/sbin/ip addr del ${markerIp}/32 dev ${markerDev}
+ExecStopPost=-/usr/sbin/ip addr del ${markerIp} dev ${markerDev}
 Restart=always
 RestartSec=1
 ${runtimeDirectory(run)}

@@ -308,7 +308,7 @@ describe('HaproxyFailoverPair with backendName (DNS mode)', () => {
 
   test('ships the complete app backend with a server-template over the name, sized by maxBackendServers', () => {
     const dir = configDir(stack, pair);
-    expect(fs.readFileSync(path.join(dir, 'app-backend.cfg'), 'utf8')).toContain('server-template app 64 app-cluster3.example.com resolvers vpc resolve-prefer ipv4 init-addr none check');
+    expect(fs.readFileSync(path.join(dir, 'app-backend.cfg'), 'utf8')).toContain('server-template app 64 app-cluster3.example.com resolvers vpc resolve-prefer ipv4 init-addr last,none check');
     expect(fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')).toMatch(/resolvers vpc\n  parse-resolv-conf\n/);
     const small = build({ backendName: 'app.example.com', maxBackendServers: 8 }, { noGroup: true });
     expect(fs.readFileSync(path.join(configDir(small.stack, small.pair), 'app-backend.cfg'), 'utf8')).toContain('server-template app 8 app.example.com ');
@@ -317,7 +317,9 @@ describe('HaproxyFailoverPair with backendName (DNS mode)', () => {
   test('puts no lifecycle hook, tag or ingress rule on any app group, and may not call Auto Scaling', () => {
     t.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
     t.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1); // VRRP between the two nodes only
-    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('autoscaling:');
+    // Only the nodes' own boot policy names Auto Scaling: completing their own groups' launch action (boot contract).
+    const policies = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => !/BootPolicy/.test(id));
+    expect(JSON.stringify(policies)).not.toContain('autoscaling:');
     expect(JSON.stringify(t.toJSON())).not.toContain('failover-pair-backend');
   });
 

@@ -126,10 +126,10 @@ describe('renderHaproxyConfig in DNS mode (backendName)', () => {
     expect(section).toMatch(/timeout resolve 1s/);
   });
 
-  test('fills maxBackendServers slots from the name, without ports, starting empty so HAProxy starts before the name resolves', () => {
+  test('fills maxBackendServers slots from the name, without ports, from the last worker\'s state or else empty so HAProxy starts before the name resolves', () => {
     const backend = dns['app-backend.cfg']!;
     expect(backend.startsWith(dns['app-backend.head'])).toBe(true);
-    expect(backend).toMatch(/^ {2}server-template app 64 app-cluster3\.example\.com resolvers vpc resolve-prefer ipv4 init-addr none check$/m);
+    expect(backend).toMatch(/^ {2}server-template app 64 app-cluster3\.example\.com resolvers vpc resolve-prefer ipv4 init-addr last,none check$/m);
     expect(backend.match(/^ {2}server/gm)).toHaveLength(1);
     expect(backend).toContain('default-server check port 80');
     expect(renderHaproxyConfig({ ...base, clients, backendSlots: 8, backendName: 'x.example.com' })['app-backend.cfg']).toContain('server-template app 8 x.example.com ');
@@ -139,7 +139,8 @@ describe('renderHaproxyConfig in DNS mode (backendName)', () => {
     const group = renderHaproxyConfig({ ...base, clients });
     expect(dns['backend-ports.map']).toBe(group['backend-ports.map']);
     expect(dns['clients.map']).toBe(group['clients.map']);
-    expect(dns['haproxy.cfg'].slice(dns['haproxy.cfg'].indexOf('defaults'))).toBe(group['haproxy.cfg'].slice(group['haproxy.cfg'].indexOf('defaults')));
+    // The same defaults and frontends, except that DNS mode loads the servers' state a reload saved.
+    expect(dns['haproxy.cfg'].slice(dns['haproxy.cfg'].indexOf('defaults')).replace('  load-server-state-from-file global\n', '')).toBe(group['haproxy.cfg'].slice(group['haproxy.cfg'].indexOf('defaults')));
     expect(group['haproxy.cfg']).not.toContain('resolvers');
     expect(group['app-backend.cfg']).toBeUndefined();
   });

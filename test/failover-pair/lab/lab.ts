@@ -53,6 +53,8 @@ export interface LabOptions {
   readonly staged?: Record<string, string>;
   /** How often a master's agent re-checks where the address is, in ms. @default 2000 */
   readonly recheckMs?: number;
+  /** The port the app instances answer health checks on. @default CHECK_PORT */
+  readonly checkPort?: number;
 }
 
 function ip(...args: string[]): string {
@@ -105,7 +107,7 @@ export class FailoverLab {
 
     const ports = [...new Set(this.options.clients.flatMap((cl) => [cl.port, cl.backendPort ?? cl.port]))];
     APP_IPS.forEach((addr, i) => {
-      this.spawnIn('s', 'node', [path.join(__dirname, 'backend-server.mjs'), `app-${i + 1}`, addr, [...ports, CHECK_PORT].join(',')], `app-${i + 1}.log`);
+      this.spawnIn('s', 'node', [path.join(__dirname, 'backend-server.mjs'), `app-${i + 1}`, addr, [...ports, this.options.checkPort ?? CHECK_PORT].join(',')], `app-${i + 1}.log`);
     });
     for (const node of ['a', 'b'] as const) this.writeNodeFiles(node);
     for (const dir of Object.values(NODE_PATHS)) fs.mkdirSync(dir, { recursive: true });
@@ -212,6 +214,45 @@ export class FailoverLab {
     );
     this.agents.set(node, child);
     return child;
+  }
+
+  /**
+   * What systemd does when keepalived's main process ends, however: the unit's remaining processes get SIGTERM,
+   * then the unit's ExecStopPost lines run (read from the staged rfha-keepalived.service, or the marker address
+   * removed when the lab rendered its own files).
+   */
+  public keepalivedStopped(node: NodeName): void {
+    try {
+      process.kill(Number(fs.readFileSync(path.join(this.nodeDir(node).runDir, 'vrrp.pid'), 'utf8').trim()), 'SIGTERM');
+    } catch {
+      /* gone already */
+    }
+    const unit = this.options.staged?.['rfha-keepalived.service'];
+    const lines = unit ? [...unit.matchAll(/^ExecStopPost=-?(.*)$/gm)].map((m) => m[1]) : ['/usr/sbin/ip addr del 169.254.253.51/32 dev lo'];
+    for (const line of lines) {
+      const [cmd, ...args] = line.split(' ');
+      try {
+        execFileSync('ip', ['netns', 'exec', this.ns(node), path.basename(cmd), ...args], { stdio: 'ignore' });
+      } catch {
+        /* "-" lines may fail */
+      }
+    }
+  }
+
+  /** Every process of a node ends at once (a power cut); its run directory is emptied (tmpfs). */
+  public stopNode(node: NodeName): void {
+    const pids = ip('netns', 'pids', this.ns(node)).split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    this.agents.delete(node);
+    const run = this.nodeDir(node).runDir;
+    for (const f of fs.readdirSync(run)) fs.rmSync(path.join(run, f), { recursive: true, force: true });
+    for (const a of ip('-n', this.ns(node), '-o', 'addr', 'show', 'dev', 'lo').matchAll(/inet (169\.254\.253\.\d+\/32)/g)) ip('-n', this.ns(node), 'addr', 'del', a[1], 'dev', 'lo');
   }
 
   /** The agent's log lines (JSON), for timings. */

@@ -1,0 +1,330 @@
+/**
+ * Every setting of the files HaproxyFailoverPair ships, read from the directory the construct staged for its Config
+ * asset (not re-rendered copies): the complete text of each file at the defaults, then each option's effect. A changed
+ * value, a dropped line or a line added anywhere fails here (issue 15's mutants: maxconn, hard-stop-after, option
+ * redispatch, timeout connect, the idle timeout default, balance leastconn, fall 2, inter, virtual_router_id, the
+ * marker address, enable_script_security, the construct's own defaults for virtualRouterId / advertInterval /
+ * failbackDelay, LimitNOFILE).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Duration, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_s3_assets as s3assets } from 'aws-cdk-lib';
+import { HaproxyFailoverPair, HaproxyFailoverPairProps } from '../../lib';
+import { TEST_AMI, importedVpc, testStack } from '../helpers';
+
+const CLIENTS = [
+  { name: 'acme', port: 9001 },
+  { name: 'globex', port: 9002, backendPort: 7002 },
+  { name: 'initech', port: 9003, allowFrom: ['203.0.113.0/24'] },
+];
+
+/** The files as the construct staged them: file name -> content. */
+function staged(extra: Partial<HaproxyFailoverPairProps> = {}): Record<string, string> {
+  const stack = testStack();
+  const vpc = importedVpc(stack, 3);
+  const pair = new HaproxyFailoverPair(stack, 'Pair', {
+    vpc,
+    ...(extra.backendName ? {} : { backendGroup: autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'App', 'app-asg') }),
+    machineImage: ec2.MachineImage.genericLinux(TEST_AMI),
+    clients: CLIENTS,
+    ...extra,
+  });
+  const asset = pair.node.findChild('Config') as s3assets.Asset;
+  const outdir = (stack.node.root as App).outdir;
+  const dir = path.isAbsolute(asset.assetPath) ? asset.assetPath : path.join(outdir, asset.assetPath);
+  return Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+}
+
+const HARDENING = `NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native`;
+
+/** The complete files at the defaults (Auto Scaling group mode, three clients, one with allowFrom). */
+const EXPECTED: Record<string, string> = {
+  'haproxy.cfg': `# Rendered by resilient-fleet HaproxyFailoverPair. Do not edit on the node: the stack owns it.
+global
+  master-worker
+  maxconn 50000
+  stats socket /run/rfha/haproxy.sock mode 600 level admin expose-fd listeners
+  user haproxy
+  group haproxy
+  chroot /var/lib/haproxy
+  hard-stop-after 3600s
+  log stdout format short local0 info
+
+defaults
+  mode tcp
+  log global
+  option dontlognull
+  option redispatch
+  retries 3
+  timeout connect 5s
+  timeout client 3600s
+  timeout server 3600s
+
+frontend stats
+  mode http
+  bind 127.0.0.1:8404
+  stats enable
+  stats uri /
+  stats refresh 10s
+
+# Every client port, bound by one frontend; the destination port says which client it is.
+frontend clients
+  bind :9001-9003
+  log-format "%ci:%cp [%t] client=%[var(sess.client)] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc"
+  tcp-request connection set-var(sess.rf_lo) dst_port,mod(10000) if { dst_port,map_int(/etc/rfha/restricted-ports.map,0) -m int 1 }
+  tcp-request connection set-var(sess.rf_hi) dst_port,div(10000) if { var(sess.rf_lo) -m found }
+  tcp-request connection set-var(sess.rf_src) src if { var(sess.rf_lo) -m found }
+  tcp-request connection set-var(sess.rf_key) str(::),concat(,sess.rf_hi,:),concat(,sess.rf_lo,:),concat(,sess.rf_src,) if { var(sess.rf_lo) -m found }
+  tcp-request connection reject if { var(sess.rf_lo) -m found } !{ var(sess.rf_key),map_ip(/etc/rfha/allow-from.map,0) -m int 1 }
+  tcp-request connection set-var(sess.client) dst_port,map_int(/etc/rfha/clients.map,unknown)
+  tcp-request connection set-dst-port dst_port,map_int_int(/etc/rfha/backend-ports.map)
+  default_backend app
+`,
+  'app-backend.head': `# The app instances: servers without a port receive each stream on its (mapped) destination port.
+# The agent writes the server lines below from the Auto Scaling group and changes them at run time.
+backend app
+  balance leastconn
+  default-server check port 80 inter 2000ms fall 2 rise 2
+  # slots: 64
+`,
+  'clients.map': `9001 acme
+9002 globex
+9003 initech
+`,
+  'backend-ports.map': `9001 9001
+9002 7002
+9003 9003
+`,
+  'restricted-ports.map': `9003 1
+`,
+  'allow-from.map': `::0:9003:203.0.113.0/120 1
+`,
+  'keepalived.conf': `# Rendered by resilient-fleet HaproxyFailoverPair. node.conf (written at boot) defines $SRC_IP, $PRIORITY, $INTERFACE and $STARTUP_DELAY.
+include /etc/rfha/node.conf
+
+global_defs {
+  enable_script_security
+  script_user root
+  vrrp_version 3
+  # Every transition, in order, to the one agent that reads this FIFO (STOP when keepalived stops).
+  vrrp_notify_fifo /run/rfha/vrrp.fifo
+  vrrp_startup_delay $STARTUP_DELAY
+}
+
+# HAProxy's supervisor writes 1 while HAProxy runs and 0 the instant it exits; missing or empty reads as down.
+track_file haproxy_up {
+  file /run/rfha/haproxy.up
+  weight 0 reverse
+}
+
+vrrp_instance edge {
+  # Both nodes start as BACKUP and let priority decide: two nodes starting at once never both claim the address.
+  state BACKUP
+  interface $INTERFACE
+  virtual_router_id 51
+  priority $PRIORITY
+  advert_int 0.05
+  preempt_delay 10
+  # No multicast on AWS: unicast to the peer, whose address the agent keeps current in peers.conf.
+  unicast_src_ip $SRC_IP
+  unicast_peer {
+    include /etc/rfha/peers.conf
+  }
+  virtual_ipaddress {
+    169.254.253.51/32 dev lo scope host
+  }
+  track_file {
+    haproxy_up
+  }
+}
+`,
+  'haproxy-supervisor.sh': `#!/bin/bash
+# Rendered by resilient-fleet HaproxyFailoverPair: runs HAProxy and tells keepalived, through its track file,
+# the instant HAProxy stops. Reload HAProxy with: systemctl reload rfha-haproxy (saves the servers' state, then SIGUSR2)
+set -u
+up='/run/rfha/haproxy.up'
+pidfile='/run/rfha/haproxy.pid'
+# Down is written in place with shell builtins only (no fork, about 2 to 5 ms sooner on a busy node): keepalived
+# reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
+# Up goes through a rename, so keepalived never reads a half-written "1".
+mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
+pid=0
+stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
+trap stop TERM INT
+mkdir -p '/run/rfha'
+mark 0
+while true; do
+  haproxy -W -db -f '/etc/rfha/haproxy.cfg' -f '/etc/rfha/app-backend.cfg' &
+  pid=$!
+  printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
+  # Up once HAProxy binds, however long that takes: no give-up (a slow bind that outlasted a bounded wait left
+  # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
+  while kill -0 "$pid" 2>/dev/null; do
+    if (exec 3<>/dev/tcp/127.0.0.1/8404) 2>/dev/null; then mark 1; break; fi
+    sleep 0.05
+  done
+  wait "$pid"
+  rc=$?
+  mark 0
+  echo "haproxy-supervisor: haproxy $pid exited ($rc); restarting in 2s" >&2
+  sleep 2
+done
+`,
+  'check-haproxy.sh': `#!/bin/sh
+# Rendered by resilient-fleet HaproxyFailoverPair: healthy while the HAProxy master in the pid file lives.
+pid="$(cat '/run/rfha/haproxy.pid' 2>/dev/null)" || exit 1
+[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+`,
+  'rfha-haproxy.service': `[Unit]
+Description=HAProxy under the resilient-fleet supervisor (writes keepalived's track file)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/bin/bash /etc/rfha/haproxy-supervisor.sh
+# The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
+ExecReload=/usr/bin/node-24 /opt/rfha/agent/index.mjs reload
+LimitNOFILE=101027
+Restart=always
+RestartSec=1
+RuntimeDirectory=rfha
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/rfha
+CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`,
+  'rfha-keepalived.service': `[Unit]
+Description=keepalived (unicast VRRP) for the resilient-fleet HAProxy pair
+After=rfha-haproxy.service network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/usr/sbin/keepalived -n -l -D -f /etc/rfha/keepalived.conf -p /run/rfha/keepalived.pid -r /run/rfha/vrrp.pid -c /run/rfha/checkers.pid
+ExecReload=/bin/kill -HUP $MAINPID
+# However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
+# The agent sees the same from keepalived's pid files and stops acting as master.
+ExecStopPost=-/usr/sbin/ip addr del 169.254.253.51/32 dev lo
+Restart=always
+RestartSec=1
+RuntimeDirectory=rfha
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/rfha
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL
+RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`,
+  'rfha-agent.service': `[Unit]
+Description=resilient-fleet HAProxy pair agent (VRRP transitions in order, peer, app servers, address)
+After=rfha-haproxy.service rfha-keepalived.service
+
+[Service]
+EnvironmentFile=/etc/rfha/node.env
+ExecStart=/usr/bin/node-24 /opt/rfha/agent/index.mjs run
+Restart=always
+RestartSec=1
+RuntimeDirectory=rfha
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/rfha /etc/rfha
+CapabilityBoundingSet=CAP_KILL
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`,
+};
+
+describe('the files HaproxyFailoverPair stages, at the defaults', () => {
+  const files = staged();
+
+  test('ships exactly these files', () => {
+    expect(Object.keys(files).sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  test.each(Object.keys(EXPECTED))('%s is exactly as expected', (name) => {
+    expect(files[name]).toBe(EXPECTED[name]);
+  });
+
+  test('HAProxy may keep maxconn connections (LimitNOFILE = 2 x maxconn + client ports + 1024)', () => {
+    expect(files['rfha-haproxy.service']).toContain(`LimitNOFILE=${2 * 50000 + 3 + 1024}\n`);
+  });
+
+  test('no unit runs plain node: the agent runs on NODE_BIN', () => {
+    for (const unit of ['rfha-haproxy.service', 'rfha-agent.service']) expect(files[unit]).toContain('/usr/bin/node-24 /opt/rfha/agent/index.mjs');
+    expect(Object.values(files).join('\n')).not.toMatch(/(^|[\s=])(\/usr\/bin\/)?node (?!-)/m);
+  });
+});
+
+describe('each option reaches the staged files', () => {
+  test('advertInterval, failbackDelay and virtualRouterId reach keepalived.conf and the marker address everywhere', () => {
+    const files = staged({ advertInterval: Duration.millis(100), failbackDelay: Duration.seconds(30), virtualRouterId: 77 });
+    expect(files['keepalived.conf']).toContain('  virtual_router_id 77\n');
+    expect(files['keepalived.conf']).toContain('  advert_int 0.1\n');
+    expect(files['keepalived.conf']).toContain('  preempt_delay 30\n');
+    expect(files['keepalived.conf']).toContain('    169.254.253.77/32 dev lo scope host\n');
+    expect(files['rfha-keepalived.service']).toContain('ExecStopPost=-/usr/sbin/ip addr del 169.254.253.77/32 dev lo\n');
+  });
+
+  test('statsPort is HAProxy\'s local stats bind and the supervisor\'s readiness port', () => {
+    const files = staged({ statsPort: 9999 });
+    expect(files['haproxy.cfg']).toContain('  bind 127.0.0.1:9999\n');
+    expect(files['haproxy-supervisor.sh']).toContain('/dev/tcp/127.0.0.1/9999)');
+  });
+
+  test('maxConnections sets maxconn and the file limit; backendCheckPort and maxBackendServers the backend head', () => {
+    const files = staged({ maxConnections: 2000, backendCheckPort: 8080, maxBackendServers: 16 });
+    expect(files['haproxy.cfg']).toContain('  maxconn 2000\n');
+    expect(files['rfha-haproxy.service']).toContain(`LimitNOFILE=${2 * 2000 + 3 + 1024}\n`);
+    expect(files['app-backend.head']).toContain('  default-server check port 8080 inter 2000ms fall 2 rise 2\n  # slots: 16\n');
+  });
+
+  test('HAProxy keeps CAP_NET_BIND_SERVICE only when a client port below 1024 is possible', () => {
+    const low = staged({ minClientPort: 80, clients: [{ name: 'web', port: 443 }] });
+    expect(low['rfha-haproxy.service']).toContain('CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE\n');
+    expect(EXPECTED['rfha-haproxy.service']).toContain('CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE\n');
+  });
+
+  test('vpnVirtualIp: a unit puts the address on lo on every start, before HAProxy, which wants it', () => {
+    const files = staged({ vpnVirtualIp: '172.31.255.10' });
+    expect(files['rfha-vpn-address.service']).toContain('Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/sbin/ip addr replace 172.31.255.10/32 dev lo\n');
+    expect(files['rfha-vpn-address.service']).toContain('Before=rfha-haproxy.service\n');
+    expect(files['rfha-vpn-address.service']).toContain('WantedBy=multi-user.target\n');
+    expect(files['rfha-haproxy.service']).toContain('Wants=network-online.target rfha-vpn-address.service\n');
+    expect(EXPECTED['rfha-haproxy.service']).not.toContain('rfha-vpn-address');
+  });
+
+  test('backendName: HAProxy resolves the name, and a reloaded worker starts from the old one\'s servers', () => {
+    const files = staged({ backendName: 'app.example.com' });
+    expect(files['app-backend.cfg']).toBe(
+      files['app-backend.head'] + '  server-template app 64 app.example.com resolvers vpc resolve-prefer ipv4 init-addr last,none check\n',
+    );
+    expect(files['haproxy.cfg']).toContain('  server-state-file /run/rfha/server-state\n');
+    expect(files['haproxy.cfg']).toContain('  option dontlognull\n  load-server-state-from-file global\n  option redispatch\n');
+    expect(EXPECTED['haproxy.cfg']).not.toContain('server-state');
+  });
+});
