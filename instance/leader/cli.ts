@@ -23,7 +23,7 @@ import {
   type Claimant,
   type RunRecord,
 } from '../../lambda/leader/logic';
-import { errorName } from '../../lambda/shared/errors';
+import { hasCode } from '../../lambda/shared/errors';
 
 export interface ToolConfig {
   readonly tableName: string;
@@ -136,7 +136,7 @@ function positive(flag: string, v: string): number {
 }
 
 function isCcf(err: unknown): boolean {
-  return errorName(err) === 'ConditionalCheckFailedException';
+  return hasCode(err, 'ConditionalCheckFailedException');
 }
 
 async function readRun(deps: ToolDeps, group: string, key: string): Promise<RunRecord | undefined> {

@@ -277,3 +277,14 @@ export function route53ListCnames(records: ReadonlyArray<{ name: string; value: 
 /** Route 53 ChangeResourceRecordSets: the API Reference's example response. */
 export const route53ChangeOk = (): WireAnswer =>
   route53Ok('ChangeResourceRecordSetsResponse', '<ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>PENDING</Status><SubmittedAt>2017-02-10T01:36:41.958Z</SubmittedAt></ChangeInfo>');
+
+/** DescribeAutoScalingInstances, in the API Reference's sample response layout. */
+export function asgDescribeInstances(instances: ReadonlyArray<{ id: string; group: string; state?: string; protectedFromScaleIn?: boolean }>): WireAnswer {
+  const members = instances
+    .map(
+      (i) =>
+        `<member><HealthStatus>HEALTHY</HealthStatus><AutoScalingGroupName>${esc(i.group)}</AutoScalingGroupName><AvailabilityZone>eu-west-1a</AvailabilityZone><InstanceId>${i.id}</InstanceId><LaunchTemplate><LaunchTemplateId>lt-0b97b5a8a0b1c2d3e</LaunchTemplateId><LaunchTemplateName>my-launch-template</LaunchTemplateName><Version>1</Version></LaunchTemplate><LifecycleState>${i.state ?? 'InService'}</LifecycleState><ProtectedFromScaleIn>${i.protectedFromScaleIn ? 'true' : 'false'}</ProtectedFromScaleIn></member>`,
+    )
+    .join('');
+  return queryOk('autoscaling', 'DescribeAutoScalingInstances', `<AutoScalingInstances>${members}</AutoScalingInstances>`);
+}
