@@ -89,10 +89,11 @@ export function createHandler(deps: Deps = {}) {
       let users: readonly string[] = [];
       let build: (current: GrantRow[]) => Statement[];
       if (decision.kind === 'provision') {
-        const passwords: Record<string, string> = {};
-        for (const arn of decision.secrets) passwords[arn] = (await io.readSecret(clients, arn, timing)).password;
+        // The whole secret: after an alternating-users rotation its username is the clone's, which gets the password.
+        const secrets: Record<string, io.SecretValue> = {};
+        for (const arn of decision.secrets) secrets[arn] = await io.readSecret(clients, arn, timing);
         users = decision.users;
-        build = (current) => decision.plan(passwords, current);
+        build = (current) => decision.plan(secrets, current);
       } else {
         build = () => decision.plan;
       }

@@ -6,7 +6,7 @@
  * (a new physical id; CloudFormation then sends Delete for the old one, whose users carry the old name, so nothing of
  * the new site is touched). A Delete after a failed Create finds the marker physical id and does nothing.
  */
-import { planProvision, planRemove, type GrantRow, type SiteSpec, type Statement, type UserRole } from './sql';
+import { accountsOf, cloneNameOf, planProvision, planRemove, type GrantRow, type SiteSpec, type Statement, type UserRole } from './sql';
 
 export const FAILED_CREATE = 'mysql-site:failed-create';
 
@@ -61,12 +61,27 @@ export function parseProperties(p: unknown): SiteProperties {
 
 export const physicalIdOf = (p: SiteProperties): string => `mysql-site:${p.Database}`;
 
-/** The spec, given each user's password (read from its secret by io). */
-export function specOf(p: SiteProperties, passwords: Readonly<Record<string, string>>): SiteSpec {
+/**
+ * What a user's secret holds now: its password, and the account it names (`username`), which is the user's own name or,
+ * after an alternating-users rotation, `<name>_clone`.
+ */
+export interface Credential {
+  readonly password: string;
+  readonly username?: string;
+}
+
+/** The spec, given each user's secret (read by io): a bare string is a password for the user's own name. */
+export function specOf(p: SiteProperties, secrets: Readonly<Record<string, string | Credential>>): SiteSpec {
   return {
     database: p.Database,
     requireTls: truthy(p.RequireTls ?? 'true'),
-    users: p.Users.map((u) => ({ name: u.Name, role: u.Role as UserRole, password: passwords[u.SecretArn] ?? '' })),
+    users: p.Users.map((u) => {
+      const secret = secrets[u.SecretArn];
+      const credential: Credential = typeof secret === 'string' ? { password: secret } : secret ?? { password: '' };
+      // Only the clone's name switches accounts; any other username (a secret made before a rename) means the user itself.
+      const clone = credential.username !== undefined && credential.username === cloneNameOf(u.Name);
+      return { name: u.Name, role: u.Role as UserRole, password: credential.password, ...(clone ? { activeName: credential.username } : {}) };
+    }),
   };
 }
 
@@ -75,7 +90,7 @@ export type Decision =
       readonly kind: 'provision';
       readonly physicalId: string;
       /** The plan, given the passwords (from the secrets) and the users' current privileges (from the server). */
-      readonly plan: (passwords: Readonly<Record<string, string>>, current: readonly GrantRow[]) => Statement[];
+      readonly plan: (secrets: Readonly<Record<string, string | Credential>>, current: readonly GrantRow[]) => Statement[];
       readonly secrets: readonly string[];
       readonly users: readonly string[];
     }
@@ -116,7 +131,8 @@ export function decide(request: CfnRequest): Decision {
     kind: 'provision',
     physicalId,
     secrets,
-    users: props.Users.map((u) => u.Name),
-    plan: (passwords, current) => planProvision(specOf(props, passwords), previous ? specOf(previous, {}) : undefined, current),
+    // With their alternating-users clones: a rotated user's clone is kept in step (privileges, TLS) with the role.
+    users: props.Users.flatMap((u) => accountsOf({ name: u.Name })),
+    plan: (secrets, current) => planProvision(specOf(props, secrets), previous ? specOf(previous, {}) : undefined, current),
   };
 }

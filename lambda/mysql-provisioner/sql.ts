@@ -33,6 +33,25 @@ export interface SiteUser {
   readonly role: UserRole;
   /** The password (from Secrets Manager). Only ever passed as a placeholder value. */
   readonly password: string;
+  /**
+   * The account the secret names now: `name`, or `<name>_clone` once Secrets Manager's alternating-users rotation has
+   * switched the secret to the clone. That account gets `password`; the other one of the pair keeps its own (the
+   * secret's previous version, still in use by instances that read it before the rotation), but its privileges and
+   * TLS rule are kept equal to the role's too.
+   * @default name
+   */
+  readonly activeName?: string;
+}
+
+/** The second account of Secrets Manager's alternating-users strategy (the rotation function appends `_clone`). */
+export function cloneNameOf(name: string): string {
+  return `${name}_clone`;
+}
+
+/** The accounts a site user may hold on the server: itself, and its clone when the clone's name is a valid one. */
+export function accountsOf(user: Pick<SiteUser, 'name'>): string[] {
+  const clone = cloneNameOf(user.name);
+  return userNameProblems(clone).length === 0 ? [user.name, clone] : [user.name];
 }
 
 export interface SiteSpec {
@@ -90,7 +109,15 @@ export function assertValidSpec(spec: SiteSpec): void {
   for (const v of [spec.characterSet ?? 'utf8mb4', spec.collation ?? 'utf8mb4_unicode_ci']) {
     if (!CHARSET.test(v)) problems.push(`character set or collation ${JSON.stringify(v)} is not valid`);
   }
-  const names = spec.users.map((u) => u.name.toLowerCase());
+  for (const u of spec.users) {
+    const active = u.activeName ?? u.name;
+    if (active !== u.name && active !== cloneNameOf(u.name)) {
+      problems.push(`user ${u.name}: its secret names the account ${JSON.stringify(active)}, which is neither it nor its alternating-users clone ${cloneNameOf(u.name)}`);
+    } else if (userNameProblems(active).length) {
+      problems.push(...userNameProblems(active));
+    }
+  }
+  const names = spec.users.flatMap((u) => accountsOf(u)).map((n) => n.toLowerCase());
   const dup = names.filter((n, i) => names.indexOf(n) !== i);
   if (dup.length) problems.push(`user names repeat: ${[...new Set(dup)].join(', ')}`);
   if (problems.length) throw new Error(`invalid site spec: ${problems.join('; ')}`);
@@ -148,13 +175,49 @@ export function planProvision(spec: SiteSpec, previous?: SiteSpec, current: read
       values: [],
     },
   ];
+  const exists = (name: string): boolean => current.some((g) => g.grantee.toLowerCase() === account(name, host).toLowerCase());
   for (const user of spec.users) {
+    const active = user.activeName ?? user.name;
+    for (const name of accountsOf(user)) {
+      // The inactive clone is left alone unless the rotation made it (it exists); the user itself always exists.
+      if (name !== active && name !== user.name && !exists(name)) continue;
+      out.push(...planAccount(spec, { ...user, name }, name === active, current));
+    }
+  }
+  if (previous) {
+    const keep = new Set(spec.users.flatMap((u) => accountsOf(u)).map((n) => `${n.toLowerCase()}@${host}`));
+    const prevHost = previous.host ?? '%';
+    for (const user of previous.users) {
+      for (const name of accountsOf(user)) {
+        if (!keep.has(`${name.toLowerCase()}@${prevHost}`) && userNameProblems(name).length === 0 && HOST.test(prevHost)) {
+          out.push({ sql: `DROP USER IF EXISTS ${account(name, prevHost)}`, values: [] });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * One account of a site user: it exists with the role's privileges on the database and nothing else, and the TLS rule.
+ * `setPassword`: it is the account the secret names, so it gets the secret's password; otherwise an existing account
+ * keeps its password (the alternating-users rotation's previous credentials stay valid until the next rotation) and a
+ * missing one is created with the secret's.
+ */
+function planAccount(spec: SiteSpec, user: SiteUser, setPassword: boolean, current: readonly GrantRow[]): Statement[] {
+  const host = spec.host ?? '%';
+  const out: Statement[] = [];
+  {
     const tls = spec.requireTls ? ' REQUIRE SSL' : ' REQUIRE NONE';
     const who = account(user.name, host);
     const wanted = ROLE_PRIVILEGES[user.role];
     out.push({ sql: `CREATE USER IF NOT EXISTS ${who} IDENTIFIED BY ?${tls}`, values: [user.password] });
-    // An existing user keeps its name but gets this password and TLS rule (a rotated secret, a changed requireTls).
-    out.push({ sql: `ALTER USER ${who} IDENTIFIED BY ?${tls}`, values: [user.password] });
+    if (setPassword) {
+      // An existing user keeps its name but gets this password and TLS rule (a rotated secret, a changed requireTls).
+      out.push({ sql: `ALTER USER ${who} IDENTIFIED BY ?${tls}`, values: [user.password] });
+    } else {
+      out.push({ sql: `ALTER USER ${who}${tls}`, values: [] });
+    }
     out.push({ sql: `GRANT ${wanted.join(', ')} ON ${q(spec.database)}.* TO ${who}`, values: [] });
     const mine = current.filter((g) => g.grantee.toLowerCase() === who.toLowerCase());
     const extra = (g: GrantRow): boolean =>
@@ -169,15 +232,6 @@ export function planProvision(spec: SiteSpec, previous?: SiteSpec, current: read
       out.push({ sql: `REVOKE ${[...new Set(privileges)].sort().join(', ')} ON ${target} FROM ${who}`, values: [] });
     }
   }
-  if (previous) {
-    const keep = new Set(spec.users.map((u) => `${u.name.toLowerCase()}@${host}`));
-    const prevHost = previous.host ?? '%';
-    for (const user of previous.users) {
-      if (!keep.has(`${user.name.toLowerCase()}@${prevHost}`) && userNameProblems(user.name).length === 0 && HOST.test(prevHost)) {
-        out.push({ sql: `DROP USER IF EXISTS ${account(user.name, prevHost)}`, values: [] });
-      }
-    }
-  }
   return out;
 }
 
@@ -187,9 +241,11 @@ export function planProvision(spec: SiteSpec, previous?: SiteSpec, current: read
  */
 export function planRemove(spec: SiteSpec, dropDatabase: boolean): Statement[] {
   const host = spec.host ?? '%';
+  // The alternating-users clone goes too: nobody keeps access through it either.
   const out: Statement[] = spec.users
     .filter((u) => userNameProblems(u.name).length === 0)
-    .map((u) => ({ sql: `DROP USER IF EXISTS ${account(u.name, host)}`, values: [] }));
+    .flatMap((u) => accountsOf(u))
+    .map((name) => ({ sql: `DROP USER IF EXISTS ${account(name, host)}`, values: [] }));
   if (dropDatabase && databaseNameProblems(spec.database).length === 0) {
     out.push({ sql: `DROP DATABASE IF EXISTS ${q(spec.database)}`, values: [] });
   }

@@ -111,8 +111,9 @@ describe('SQL plans', () => {
 
   test('update drops the users that are no longer wanted; delete keeps the data unless asked', () => {
     const previous: SiteSpec = { ...spec, users: [...spec.users, { name: 'shop_old', role: 'read-only', password: 'x' }] };
-    expect(planProvision(spec, previous).at(-1)?.sql).toBe("DROP USER IF EXISTS 'shop_old'@'%'");
-    expect(planRemove(spec, false).map((s) => s.sql)).toEqual(["DROP USER IF EXISTS 'shop_app'@'%'"]);
+    // The alternating-users clone of a removed user goes with it.
+    expect(planProvision(spec, previous).slice(-2).map((s) => s.sql)).toEqual(["DROP USER IF EXISTS 'shop_old'@'%'", "DROP USER IF EXISTS 'shop_old_clone'@'%'"]);
+    expect(planRemove(spec, false).map((s) => s.sql)).toEqual(["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_app_clone'@'%'"]);
     expect(planRemove(spec, true).at(-1)?.sql).toBe('DROP DATABASE IF EXISTS `shop`');
   });
 
@@ -166,7 +167,7 @@ describe('provisioner handler', () => {
     const next = props({ Users: [{ Name: 'shop_app', Role: 'app', SecretArn: 'arn:app' }] });
     const out = await handler(request('Update', next, { PhysicalResourceId: 'mysql-site:shop', OldResourceProperties: props() }));
     expect(out.physicalId).toBe('mysql-site:shop');
-    expect(plans[0].plan.at(-1)?.sql).toBe("DROP USER IF EXISTS 'shop_mig'@'%'");
+    expect(plans[0].plan.slice(-2).map((s) => s.sql)).toEqual(["DROP USER IF EXISTS 'shop_mig'@'%'", "DROP USER IF EXISTS 'shop_mig_clone'@'%'"]);
   });
 
   test('Update to another database is a replacement: new physical id, old users left for the Delete that follows', async () => {
@@ -180,8 +181,8 @@ describe('provisioner handler', () => {
     await handler(request('Delete', props(), { PhysicalResourceId: 'mysql-site:shop' }));
     await handler(request('Delete', props(), { PhysicalResourceId: 'mysql-site:shop' }));
     expect(plans.map((p) => p.plan.map((s) => s.sql))).toEqual([
-      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'"],
-      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'"],
+      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_app_clone'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'", "DROP USER IF EXISTS 'shop_mig_clone'@'%'"],
+      ["DROP USER IF EXISTS 'shop_app'@'%'", "DROP USER IF EXISTS 'shop_app_clone'@'%'", "DROP USER IF EXISTS 'shop_mig'@'%'", "DROP USER IF EXISTS 'shop_mig_clone'@'%'"],
     ]);
     expect(responses.map((r) => r.Status)).toEqual(['SUCCESS', 'SUCCESS']);
   });
@@ -215,5 +216,33 @@ describe('provisioner handler', () => {
       .resolves({ SecretString: JSON.stringify(secrets['arn:app']) });
     const ok = await handler(request('Create', props()));
     expect(ok.status).toBe('SUCCESS');
+  });
+});
+
+describe('SQL plans across an alternating-users rotation', () => {
+  const base: SiteSpec = { database: 'shop', requireTls: true, users: [{ name: 'shop_app', role: 'app', password: 'pw-2', activeName: 'shop_app_clone' }] };
+  const grant = (grantee: string, privilege: string) => ({ grantee, scope: 'schema' as const, schema: 'shop', privilege, grantable: false });
+
+  test('the secret names the clone: the clone gets the password, the user keeps its own but stays in step with the role', () => {
+    const plan = planProvision(base, undefined, [grant("'shop_app'@'%'", 'SELECT'), grant("'shop_app_clone'@'%'", 'DROP')]);
+    const sql = plan.map((s) => s.sql);
+    expect(plan.find((s) => s.sql === "ALTER USER 'shop_app_clone'@'%' IDENTIFIED BY ? REQUIRE SSL")?.values).toEqual(['pw-2']);
+    expect(sql).not.toContain("ALTER USER 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL");
+    expect(sql).toContain("ALTER USER 'shop_app'@'%' REQUIRE SSL");
+    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, CREATE TEMPORARY TABLES ON `shop`.* TO 'shop_app'@'%'");
+    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, CREATE TEMPORARY TABLES ON `shop`.* TO 'shop_app_clone'@'%'");
+    expect(sql).toContain("REVOKE DROP ON `shop`.* FROM 'shop_app_clone'@'%'");
+  });
+
+  test('the secret names the user: an existing clone keeps its password and is kept in step; a missing one is not created', () => {
+    const back: SiteSpec = { ...base, users: [{ ...base.users[0], activeName: 'shop_app' }] };
+    const withClone = planProvision(back, undefined, [grant("'shop_app_clone'@'%'", 'SELECT')]).map((s) => s.sql);
+    expect(withClone).toContain("ALTER USER 'shop_app'@'%' IDENTIFIED BY ? REQUIRE SSL");
+    expect(withClone).toContain("ALTER USER 'shop_app_clone'@'%' REQUIRE SSL");
+    expect(planProvision(back).map((s) => s.sql).some((s) => s.includes('shop_app_clone'))).toBe(false);
+  });
+
+  test('a secret naming another account is refused', () => {
+    expect(() => planProvision({ ...base, users: [{ ...base.users[0], activeName: 'root' }] })).toThrow(/names the account "root"/);
   });
 });
