@@ -171,7 +171,8 @@ export async function deleteTemporary(clients: Clients, id: string, timing: Timi
 }
 
 export async function masterCredentials(clients: Clients, secretId: string, timing: Timing = {}): Promise<{ username: string; password: string }> {
-  const out = await retry(() => clients.secrets.send(new GetSecretValueCommand({ SecretId: secretId })), { retryable: isTransient, ...RETRY, ...timing });
+  // A missing secret is a wrong configuration, not a consistency delay: not retried.
+  const out = await retry(() => clients.secrets.send(new GetSecretValueCommand({ SecretId: secretId })), { retryable: (e) => isTransient(e) && !isNotFound(e), ...RETRY, ...timing });
   const parsed = JSON.parse(out.SecretString ?? '{}') as { username?: string; password?: string };
   if (!parsed.username || !parsed.password) throw new Error(`secret ${secretId} lacks username or password`);
   return { username: parsed.username, password: parsed.password };
