@@ -18,7 +18,8 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundleDir } from '../private/assets';
-import { acknowledgeNag } from '../private/nag';
+import { BOOT_LIFECYCLE_HOOK_NAME, FLEET_GROUP_TAG_KEY, bootLifecycleHookSpecification, nodeRuntimeStep, renderBootScript } from '../private/boot-contract';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { isDomainName } from '../addressing/names';
 import { PropsValidator, knownVpcCidrs, requireProps } from '../private/validation';
 import { HaproxyClient, clientProblems, loadClientsFile, portRanges } from './clients';
@@ -463,10 +464,27 @@ export class HaproxyFailoverPair extends Construct {
     }
 
     // ---- the two nodes ----
+    // Each node completes the launch action of its group (both node groups carry the pair's tag: the nodes share one
+    // role, so a node could also complete its peer group's launch action, never another pair's or fleet's).
+    const nodeGroups = `arn:${stack.partition}:autoscaling:${stack.region}:${stack.account}:autoScalingGroup:*:autoScalingGroupName/*`;
+    const bootPolicy = new iam.Policy(this, 'BootPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'CompleteThisPairsLaunch',
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [nodeGroups],
+          conditions: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: pairId } },
+        }),
+      ],
+    });
+    bootPolicy.attachToRole(this.role);
+    acknowledgeNag(
+      bootPolicy,
+      'AwsSolutions-IAM5',
+      'An Auto Scaling group ARN holds a random id and the node groups cannot be named here without a dependency cycle; the aws:ResourceTag condition limits CompleteLifecycleAction to this pair\'s two node groups.',
+      `Resource::${nagRender(stack, nodeGroups)}`,
+    );
     this.nodes = azs.map((az, i) => {
-      const userData = ec2.UserData.forLinux();
-      const configZip = userData.addS3DownloadCommand({ bucket: configAsset.bucket, bucketKey: configAsset.s3ObjectKey, localFile: '/tmp/rfha-config.zip' });
-      const agentZip = userData.addS3DownloadCommand({ bucket: agentAsset.bucket, bucketKey: agentAsset.s3ObjectKey, localFile: '/tmp/rfha-agent.zip' });
       const env = [
         `RFHA_CONFIG_DIR=${CONFIG_DIR}`,
         `RFHA_RUN_DIR=${RUN_DIR}`,
@@ -478,28 +496,60 @@ export class HaproxyFailoverPair extends Construct {
         ...(props.vpnVirtualIp ? [`RFHA_VPN_CIDR=${props.vpnVirtualIp}/32`, `RFHA_ROUTE_TABLES=${routeTableIds.join(',')}`] : []),
         'RFHA_SYNC_SECONDS=10',
       ];
-      userData.addCommands(
-        'set -euo pipefail',
-        'dnf install -y haproxy keepalived nodejs unzip',
-        `mkdir -p ${CONFIG_DIR} ${AGENT_DIR} ${RUN_DIR}`,
-        `unzip -o ${configZip} -d ${CONFIG_DIR}`,
-        `unzip -o ${agentZip} -d ${AGENT_DIR}`,
-        `chmod 755 ${CONFIG_DIR}/*.sh`,
-        `cat > ${CONFIG_DIR}/node.env <<'RFHA_ENV'`,
-        ...env,
-        'RFHA_ENV',
-        // Role and peer are settled here: node.conf, peers.conf and the app servers, from IMDS, tags and the app group.
-        `set -a; . ${CONFIG_DIR}/node.env; set +a`,
-        `node ${AGENT_DIR}/index.mjs boot`,
-        `cp ${CONFIG_DIR}/rfha-*.service /etc/systemd/system/`,
-        'systemctl daemon-reload',
-        'systemctl enable --now rfha-haproxy rfha-keepalived rfha-agent',
+      const s3Url = (a: s3assets.Asset) => `s3://${a.s3BucketName}/${a.s3ObjectKey}`;
+      const userData = ec2.UserData.custom(
+        renderBootScript({
+          description: `HaproxyFailoverPair ${this.node.path} node`,
+          lifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME,
+          region: stack.region,
+          steps: [
+            { name: 'packages', commands: ['dnf_install haproxy keepalived unzip'] },
+            nodeRuntimeStep(),
+            {
+              name: 'files',
+              commands: [
+                `install -d -m 755 ${CONFIG_DIR} ${AGENT_DIR}`,
+                `s3_get '${s3Url(configAsset)}' /opt/rfha/config.zip`,
+                `s3_get '${s3Url(agentAsset)}' /opt/rfha/agent.zip`,
+                `unzip -o -q /opt/rfha/config.zip -d ${CONFIG_DIR}`,
+                `unzip -o -q /opt/rfha/agent.zip -d ${AGENT_DIR}`,
+                `chmod 755 ${CONFIG_DIR}/*.sh`,
+                `cat > ${CONFIG_DIR}/node.env <<'RFHA_ENV'`,
+                ...env,
+                'RFHA_ENV',
+              ],
+            },
+            {
+              // Role and peer are settled here: node.conf, peers.conf and the app servers, from IMDS, tags and the app
+              // group. Retried: right after the role's policies are created, EC2 may deny for seconds.
+              name: 'agent-boot',
+              commands: ['set -a', '# shellcheck source=/dev/null # written by the files step', `. ${CONFIG_DIR}/node.env`, 'set +a', `retry ${NODE_BIN} ${AGENT_DIR}/index.mjs boot`],
+            },
+            {
+              // Every unit the pair renders (HAProxy, keepalived, the agent, and the VPN address when set); what must
+              // hold on every start lives in these units, not here.
+              name: 'services',
+              commands: [
+                'local unit units=()',
+                `for unit in ${CONFIG_DIR}/rfha-*.service; do`,
+                '  install -m 644 "$unit" /etc/systemd/system/',
+                '  units+=("${unit##*/}")',
+                'done',
+                'systemctl daemon-reload',
+                'systemctl enable --now "${units[@]}"',
+                'systemctl is-active "${units[@]}"',
+              ],
+            },
+          ],
+        }),
       );
       const launchTemplate = new ec2.LaunchTemplate(this, `Node${i + 1}LaunchTemplate`, {
         machineImage: props.machineImage ?? ec2.MachineImage.latestAmazonLinux2023(),
         instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.C7I, ec2.InstanceSize.LARGE),
         requireImdsv2: true,
         httpPutResponseHopLimit: 1,
+        // The boot contract reads its group's name from the instance tag aws:autoscaling:groupName through IMDS.
+        instanceMetadataTags: true,
         role: this.role,
         securityGroup: this.securityGroup,
         userData,
@@ -517,6 +567,11 @@ export class HaproxyFailoverPair extends Construct {
         notifications: props.notificationTopic ? [{ topic: props.notificationTopic }] : undefined,
         groupMetrics: [autoscaling.GroupMetrics.all()],
       });
+      // The boot's launch hook inside the group's own definition (so the first instance is held too: aws-cdk#7712), and
+      // the group waits for every policy its instance uses at boot (the role's default policy is the role's child).
+      (group.node.defaultChild as autoscaling.CfnAutoScalingGroup).lifecycleHookSpecificationList = [bootLifecycleHookSpecification()];
+      Tags.of(group).add(FLEET_GROUP_TAG_KEY, pairId, { applyToLaunchedInstances: false });
+      group.node.addDependency(this.role, policy, bootPolicy);
       Tags.of(group).add(PAIR_TAG_KEY, pairId, { applyToLaunchedInstances: true });
       Tags.of(group).add('Name', `${pairId}-node${i + 1}`, { applyToLaunchedInstances: true });
       if (!props.notificationTopic) {

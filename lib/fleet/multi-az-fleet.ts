@@ -2,9 +2,11 @@ import {
   Annotations,
   Duration,
   Lazy,
+  Names,
   Size,
   SizeRoundingBehavior,
   Stack,
+  Tags,
   Token,
   aws_autoscaling as autoscaling,
   aws_cloudwatch as cloudwatch,
@@ -14,12 +16,20 @@ import {
   aws_iam as iam,
   aws_sns as sns,
 } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import { LaunchLoopGuard, LaunchLoopGuardOptions } from '../launch-loop/launch-loop-guard';
 import { acknowledgeNag, nagRender } from '../private/nag';
-import { PropsValidator, requireProps } from '../private/validation';
-import { renderAgentHold, renderAgentStart } from './codedeploy-user-data';
 import { TopicPublisher, allowTopicPublisher } from '../private/topic-key';
+import { PropsValidator, requireProps } from '../private/validation';
+import {
+  BOOT_LIFECYCLE_HOOK_NAME,
+  BootStep,
+  FLEET_GROUP_TAG_KEY,
+  bootLifecycleHookSpecification,
+  nodeRuntimeStep,
+  renderBootScript,
+} from '../private/boot-contract';
+import { agentHoldStep, agentStartStep } from './codedeploy-user-data';
 
 /** Which health check decides that an instance is replaced. */
 export enum FleetHealthCheck {
@@ -199,6 +209,29 @@ export interface MultiAzFleetProps {
 
   /** Role of the instances. Session Manager permissions are added to it. @default - a new role */
   readonly role?: iam.IRole;
+
+  /**
+   * The instance metadata hop limit (HttpPutResponseHopLimit): 1 keeps the role's credentials on the instance itself;
+   * 2 lets containers on the instance (a bridge network is one more hop) reach IMDSv2 and so the role. 1 to 64.
+   * @default 1
+   */
+  readonly httpPutResponseHopLimit?: number;
+}
+
+/** A named step of a fleet's boot contract (see `MultiAzFleet.addBootStep`). */
+export interface FleetBootStep {
+  /** Lower-case letters, digits and '-' (it names the step's function and its log file). */
+  readonly name: string;
+  /** Bash lines of the step's body. They may use the contract's helpers: retry, retry_aws, imds, s3_get, dnf_install. */
+  readonly commands: string[];
+}
+
+/** Options of `MultiAzFleet.addBootStep`. */
+export interface BootStepOptions {
+  /** Install and check the supported Node runtime before the first step. @default false */
+  readonly needsNodeRuntime?: boolean;
+  /** Run after the `user-data` step (and before the CodeDeploy agent starts). @default false */
+  readonly afterUserData?: boolean;
 }
 
 const DEFAULT_MIN = 3;
@@ -230,12 +263,22 @@ export class MultiAzFleet extends Construct {
   /** The health check in force. */
   public readonly healthCheck: FleetHealthCheck;
 
+  /**
+   * Value of the group's tag `FLEET_GROUP_TAG_KEY` (unique in the app): IAM statements of the instances' role that act
+   * on their own group are scoped by it, since naming the group would make a dependency cycle.
+   */
+  public readonly groupTagValue: string;
+
   private readonly userCommands: string[] = [];
+  private readonly bootSteps: BootStep[] = [];
+  private readonly lateBootSteps: BootStep[] = [];
+  private needsNodeRuntime = false;
 
   constructor(scope: Construct, id: string, props: MultiAzFleetProps) {
     super(scope, id);
     requireProps(this, 'MultiAzFleet', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId })', machineImage: 'an ec2.IMachineImage, for example ec2.MachineImage.latestAmazonLinux2023() or the AMI your image pipeline built' });
 
+    this.groupTagValue = Names.uniqueId(this);
     const subnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     const selected = props.vpc.selectSubnets(subnetSelection);
     this.availabilityZones = [...new Set(selected.availabilityZones)].sort();
@@ -284,7 +327,8 @@ export class MultiAzFleet extends Construct {
       machineImage: props.machineImage,
       instanceType: props.instanceTypes?.[0] ?? props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.SMALL),
       requireImdsv2: true,
-      httpPutResponseHopLimit: 2,
+      httpPutResponseHopLimit: props.httpPutResponseHopLimit ?? 1,
+      // The boot contract reads its group's name from the instance tag aws:autoscaling:groupName through IMDS.
       instanceMetadataTags: true,
       role: this.role,
       securityGroup,
@@ -344,6 +388,7 @@ export class MultiAzFleet extends Construct {
     });
     // Auto Scaling publishes as its service-linked role: the topic's key must let that role use it.
     if (props.notificationTopic) allowTopicPublisher(this, props.notificationTopic, TopicPublisher.AUTO_SCALING_NOTIFICATIONS, 'notificationTopic');
+    this.installBootContract();
     this.connections = this.autoScalingGroup.connections;
     this.grantPrincipal = this.role;
     if (props.instanceTypes || props.spot) {
@@ -421,11 +466,33 @@ export class MultiAzFleet extends Construct {
   }
 
   /**
-   * Adds shell commands to user data. With `codeDeploy`, they run before the CodeDeploy agent starts,
-   * so a deployment never races them.
+   * Adds shell commands to user data: they run as the boot contract's `user-data` step (bash strict mode: the first
+   * failing command fails the boot, and the instance is replaced), after the steps of this library's constructs and,
+   * with `codeDeploy`, before the CodeDeploy agent starts, so a deployment never races them. The contract's helpers
+   * `retry`, `retry_aws`, `s3_get` and `dnf_install` retry downloads, AWS calls and package installs.
    */
   public addUserData(...commands: string[]): void {
     this.userCommands.push(...commands);
+  }
+
+  /**
+   * Adds a named step to the boot contract (constructs that install programs on the instances use this): before the
+   * `user-data` step, or after it with `afterUserData` (a service that needs what user data installs). With
+   * `needsNodeRuntime` the supported Node runtime is installed and checked first (step `node-runtime`).
+   */
+  public addBootStep(step: FleetBootStep, options: BootStepOptions = {}): void {
+    if (options.needsNodeRuntime) this.needsNodeRuntime = true;
+    (options.afterUserData ? this.lateBootSteps : this.bootSteps).push(step);
+  }
+
+  /**
+   * Makes the group wait for something its instances need at boot, typically an IAM policy of their role that is not
+   * the role's default policy (which the group already waits for): a first instance launched before the policy exists
+   * is denied. The dependency must not name the group (that would be a cycle: scope such statements by the group's
+   * tag `FLEET_GROUP_TAG_KEY` = `groupTagValue` instead).
+   */
+  public addBootDependency(...dependencies: IDependable[]): void {
+    for (const d of dependencies) this.autoScalingGroup.node.addDependency(d);
   }
 
   /**
@@ -463,11 +530,48 @@ export class MultiAzFleet extends Construct {
   }
 
   private renderUserData(codeDeploy: boolean, region: string): string {
-    const lines = ['#!/bin/bash'];
-    if (codeDeploy) lines.push(...renderAgentHold());
-    lines.push(...this.userCommands);
-    if (codeDeploy) lines.push(...renderAgentStart(region));
-    return lines.join('\n');
+    const steps: BootStep[] = [];
+    if (codeDeploy) steps.push(agentHoldStep());
+    if (this.needsNodeRuntime) steps.push(nodeRuntimeStep());
+    steps.push(...this.bootSteps);
+    if (this.userCommands.length > 0) steps.push({ name: 'user-data', commands: this.userCommands });
+    steps.push(...this.lateBootSteps);
+    if (codeDeploy) steps.push(agentStartStep(region));
+    return renderBootScript({ steps, lifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME, region, description: `MultiAzFleet ${this.node.path}` });
+  }
+
+  /**
+   * The launch lifecycle hook inside the group's own definition (so the group's first instances are held too:
+   * aws-cdk#7712), and the instances' permission to complete it for their own group only (by the group's tag: naming
+   * the group in the role's policy would make the group wait for a policy that waits for the group).
+   */
+  private installBootContract(): void {
+    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    cfnGroup.lifecycleHookSpecificationList = [bootLifecycleHookSpecification()];
+    Tags.of(this.autoScalingGroup).add(FLEET_GROUP_TAG_KEY, this.groupTagValue, { applyToLaunchedInstances: false });
+    const stack = Stack.of(this);
+    const groups = `arn:${stack.partition}:autoscaling:${stack.region}:${stack.account}:autoScalingGroup:*:autoScalingGroupName/*`;
+    const policy = new iam.Policy(this, 'BootPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'CompleteOwnGroupsLaunch',
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [groups],
+          conditions: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: this.groupTagValue } },
+        }),
+      ],
+    });
+    policy.attachToRole(this.role);
+    this.addBootDependency(policy);
+    // The role's own default policy (grants added with addToPrincipalPolicy) is the role's child: waiting for the role
+    // waits for it too, whenever it is created.
+    if (this.role instanceof iam.Role) this.addBootDependency(this.role);
+    acknowledgeNag(
+      policy,
+      'AwsSolutions-IAM5',
+      'An Auto Scaling group ARN holds a random id and the group cannot be named here without a dependency cycle; the aws:ResourceTag condition limits CompleteLifecycleAction to this fleet\'s own group.',
+      `Resource::${nagRender(stack, groups)}`,
+    );
   }
 
   private validate(
@@ -493,6 +597,7 @@ export class MultiAzFleet extends Construct {
     );
     check.capacityRange(props, v.minCapacity, v.maxCapacity);
     check.integerInRange('desiredCapacity', props.desiredCapacity, 0, 10_000);
+    check.integerInRange('httpPutResponseHopLimit', props.httpPutResponseHopLimit, 1, 64);
     check.integerInRange('maxBatchSize', props.maxBatchSize, 1, 10_000);
     check.integerInRange('minInstancesInService', props.minInstancesInService, 0, 10_000);
     if (props.desiredCapacity !== undefined) {

@@ -23,7 +23,7 @@ import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
-import { renderLeaderUserData } from './leader-user-data-config';
+import { renderLeaderBootStep, renderLeaderUserData } from './leader-user-data-config';
 
 /** Props of `LeaderElection`. */
 export interface LeaderElectionProps {
@@ -266,11 +266,17 @@ export class LeaderElection extends Construct {
     });
   }
 
-  /** Adds the on-instance commands to a MultiAzFleet's user data (before its CodeDeploy agent starts). */
+  /**
+   * Adds the on-instance commands to a MultiAzFleet's boot (step `leader-commands`, after the Node runtime is
+   * installed and checked, before the fleet's user data and its CodeDeploy agent).
+   */
   public installOn(fleet: MultiAzFleet): void {
     this.grantInstances(fleet.role);
     this.grantToolRead(fleet.role);
-    fleet.addUserData(...this.userDataCommands());
+    fleet.addBootStep(
+      renderLeaderBootStep({ toolS3Url: this.tool().s3ObjectUrl, tableName: this.table.tableName, region: Stack.of(this).region, tagKey: this.tagKey }),
+      { needsNodeRuntime: true },
+    );
   }
 
   /** Adds the on-instance commands to any user data; `grantee` (the instances' role) gets what they need. */

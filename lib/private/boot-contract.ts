@@ -28,6 +28,13 @@ import { NODE_BIN, NODE_PACKAGE } from './node-runtime';
 /** Name of the launch lifecycle hook inside every group (fixed, so user data can name it without a cycle). */
 export const BOOT_LIFECYCLE_HOOK_NAME = 'resilient-fleet-boot';
 
+/**
+ * Tag key on each group (not on its instances) whose value identifies the group: the instances' permission to
+ * complete their group's launch action is scoped by it (`aws:ResourceTag`), because a policy that names the group
+ * could not be created before the group, and the group must wait for the policies its instances use at boot.
+ */
+export const FLEET_GROUP_TAG_KEY = 'resilient-fleet:group';
+
 /** Where the boot writes its log (and one log per step). */
 export const BOOT_LOG_DIR = '/var/log/resilient-fleet';
 
@@ -46,12 +53,26 @@ export function bootHeartbeatTimeoutS(bootBudgetS: number = DEFAULT_BOOT_BUDGET_
   return bootBudgetS + 300;
 }
 
+/**
+ * The launch lifecycle hook to put inside a group's definition (CfnAutoScalingGroup `lifecycleHookSpecificationList`,
+ * not a separate AWS::AutoScaling::LifecycleHook, which misses the group's first instances: aws-cdk#7712).
+ * DefaultResult ABANDON: an instance whose boot never reports is replaced when the heartbeat timeout ends.
+ */
+export function bootLifecycleHookSpecification(bootBudgetS: number = DEFAULT_BOOT_BUDGET_S) {
+  return {
+    lifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME,
+    lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+    heartbeatTimeout: bootHeartbeatTimeoutS(bootBudgetS),
+    defaultResult: 'ABANDON',
+  };
+}
+
 /** One named step of the boot: a shell function body. */
 export interface BootStep {
   /** Lower-case letters, digits and '-' (it names the function and the step's log file). */
   readonly name: string;
   /** Bash lines of the step's body. They may use the contract's helpers: retry, retry_aws, imds, s3_get, dnf_install. */
-  readonly commands: readonly string[];
+  readonly commands: string[];
 }
 
 /** Options of `renderBootScript`. */

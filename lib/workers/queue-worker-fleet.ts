@@ -21,7 +21,8 @@ import { MultiAzFleet } from '../fleet/multi-az-fleet';
 import { bundleDir } from '../private/assets';
 import { DeadLetters } from '../private/dead-letters';
 import { HookFunction } from '../private/hook-function';
-import { acknowledgeNag } from '../private/nag';
+import { FLEET_GROUP_TAG_KEY } from '../private/boot-contract';
+import { acknowledgeNag, nagRender } from '../private/nag';
 import { PropsValidator, requireProps } from '../private/validation';
 import {
   MAX_LIFECYCLE_WAIT_S,
@@ -31,6 +32,18 @@ import {
   lifecycleHeartbeatTimeoutS,
   scaleFromZeroSteps,
 } from './worker-scaling';
+import {
+  JOB_GUARD_BIN,
+  JOB_GUARD_DIR,
+  WORKER_ENV_FILE,
+  WORKER_LOOP_BIN,
+  WORKER_STATE_DIR,
+  WORKER_UNIT,
+  WORKER_USER,
+  renderJobGuardWrapper,
+  renderWorkerLoop,
+  renderWorkerUnit,
+} from './worker-service-config';
 
 /** Name of the terminate lifecycle hook (fixed, so user data can name it without a dependency cycle). */
 export const JOB_DRAIN_HOOK_NAME = 'resilient-fleet-job-drain';
@@ -142,6 +155,23 @@ export interface QueueWorkerFleetProps {
 
   /** SNS topic told of every launch, termination and failure of the group. @default - no notifications */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * The job: a command line (a program and its arguments) that job-guard runs for each message, with the body on
+   * stdin; exit 0 deletes the message. The fleet then runs the worker loop as a systemd service (one job at a time,
+   * started after user data, so `addUserData` can install the program) as the unprivileged system user
+   * `queue-worker`, sandboxed (NoNewPrivileges, ProtectSystem=strict, ProtectHome, PrivateTmp, no capabilities); the
+   * job may write only under /var/lib/queue-worker.
+   * @default - no worker service: run job-guard from your own service (see `addUserData`)
+   */
+  readonly jobCommand?: string;
+
+  /**
+   * The instance metadata hop limit: 1 keeps the role's credentials on the instance itself; 2 only when jobs run in
+   * containers that must reach IMDSv2. 1 to 64.
+   * @default 1
+   */
+  readonly httpPutResponseHopLimit?: number;
 }
 
 const DEFAULT_TYPES = ['m7i.large', 'm6i.large', 'm6a.large', 'm5.large'];
@@ -249,6 +279,7 @@ export class QueueWorkerFleet extends Construct {
       securityGroup: props.securityGroup,
       role: props.role,
       notificationTopic: props.notificationTopic,
+      httpPutResponseHopLimit: props.httpPutResponseHopLimit,
     });
     this.autoScalingGroup = this.fleet.autoScalingGroup;
     this.role = this.fleet.role;
@@ -269,7 +300,7 @@ export class QueueWorkerFleet extends Construct {
       defaultResult: autoscaling.DefaultResult.CONTINUE,
     });
 
-    this.installJobGuard({ groupArn, heartbeatTimeoutS, jobTimeoutS });
+    this.installJobGuard({ heartbeatTimeoutS, jobTimeoutS, jobCommand: props.jobCommand });
     const drain = this.addDrainHook(groupArn, props.notificationTopic);
     this.drainFunction = drain.function;
     this.drainDeadLetterQueue = drain.deadLetters.queue;
@@ -358,9 +389,10 @@ export class QueueWorkerFleet extends Construct {
   }
 
   /**
-   * Adds shell commands to the workers' user data, after job-guard is installed: typically a systemd service that
-   * runs `while true; do job-guard --queue-url "$QUEUE_URL" -- /opt/app/process-one-job; done` (the queue URL is in
-   * /etc/queue-worker.env; job-guard receives the message unprotected, then runs the job for it protected).
+   * Adds shell commands to the workers' user data (the boot contract's `user-data` step, in strict mode), after
+   * job-guard is installed and before the worker service of `jobCommand` starts: typically the install of the job's
+   * program. Without `jobCommand`, run job-guard from your own service:
+   * `job-guard --queue-url "$QUEUE_URL" -- <job>` (the queue URL is in /etc/queue-worker.env).
    */
   public addUserData(...commands: string[]): void {
     this.fleet.addUserData(...commands);
@@ -380,8 +412,12 @@ export class QueueWorkerFleet extends Construct {
     });
   }
 
-  private installJobGuard(v: { groupArn: string; heartbeatTimeoutS: number; jobTimeoutS: number }): void {
+  private installJobGuard(v: { heartbeatTimeoutS: number; jobTimeoutS: number; jobCommand?: string }): void {
     const bundle = new s3assets.Asset(this, 'JobGuardBundle', { path: bundleDir('instance', 'job-guard') });
+    const stack = Stack.of(this);
+    // Scoped by the group's tag, not its name: the group waits for this policy (job-guard calls Auto Scaling as soon as
+    // the worker service starts at boot), so the policy cannot name the group.
+    const groups = `arn:${stack.partition}:autoscaling:${stack.region}:${stack.account}:autoScalingGroup:*:autoScalingGroupName/*`;
     const policy = new iam.Policy(this, 'JobGuardPolicy', {
       statements: [
         // The instance may change only the protection and lifecycle actions of instances in its own group. IAM cannot
@@ -389,30 +425,63 @@ export class QueueWorkerFleet extends Construct {
         // could change its peers' protection in the same group (never another group's).
         new iam.PolicyStatement({
           actions: ['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-          resources: [v.groupArn],
+          resources: [groups],
+          conditions: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: this.fleet.groupTagValue } },
         }),
         new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }),
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }),
       ],
     });
     policy.attachToRole(this.fleet.role);
-    this.acknowledgeGroupWildcards(policy, v.groupArn);
+    this.fleet.addBootDependency(policy);
+    acknowledgeNag(policy, 'AwsSolutions-IAM5', 'DescribeAutoScalingInstances supports no resource-level permissions (read-only).', 'Resource::*');
+    acknowledgeNag(
+      policy,
+      'AwsSolutions-IAM5',
+      'An Auto Scaling group ARN holds a random id and the group cannot be named here without a dependency cycle; the aws:ResourceTag condition limits the statement to this fleet\'s own group.',
+      `Resource::${nagRender(stack, groups)}`,
+    );
 
     const config = JSON.stringify({
       lifecycleHookName: JOB_DRAIN_HOOK_NAME,
       heartbeatIntervalSeconds: heartbeatIntervalS(v.heartbeatTimeoutS),
       maxTerminationWaitSeconds: Math.min(v.jobTimeoutS, MAX_LIFECYCLE_WAIT_S),
     });
-    this.fleet.addUserData(
-      '# job-guard: protects this worker from scale-in while a job runs',
-      'dnf install -y nodejs unzip',
-      'mkdir -p /opt/job-guard',
-      `aws s3 cp s3://${bundle.s3BucketName}/${bundle.s3ObjectKey} /opt/job-guard/job-guard.zip`,
-      'unzip -o /opt/job-guard/job-guard.zip -d /opt/job-guard',
-      `printf '#!/bin/sh\\nexec node /opt/job-guard/index.mjs "$@"\\n' > /usr/local/bin/job-guard`,
-      'chmod 755 /usr/local/bin/job-guard',
-      `cat > /etc/job-guard.json <<'JOB_GUARD_EOF'\n${config}\nJOB_GUARD_EOF`,
-      `echo "QUEUE_URL=${this.queue.queueUrl}" > /etc/queue-worker.env`,
+    this.fleet.addBootStep(
+      {
+        name: 'job-guard',
+        commands: [
+          '# job-guard: protects this worker from scale-in while a job runs',
+          'dnf_install unzip',
+          `install -d -m 755 ${JOB_GUARD_DIR}`,
+          `s3_get 's3://${bundle.s3BucketName}/${bundle.s3ObjectKey}' ${JOB_GUARD_DIR}/job-guard.zip`,
+          `unzip -o -q ${JOB_GUARD_DIR}/job-guard.zip -d ${JOB_GUARD_DIR}`,
+          heredoc(JOB_GUARD_BIN, renderJobGuardWrapper()),
+          `chmod 755 ${JOB_GUARD_BIN}`,
+          heredoc('/etc/job-guard.json', `${config}\n`),
+          heredoc(WORKER_ENV_FILE, `QUEUE_URL=${this.queue.queueUrl}\n`),
+          `${JOB_GUARD_BIN} --help > /dev/null`,
+        ],
+      },
+      { needsNodeRuntime: true },
+    );
+    if (v.jobCommand === undefined) return;
+    // After user data, which installs the job's program; the service is the last thing the boot starts.
+    this.fleet.addBootStep(
+      {
+        name: 'queue-worker',
+        commands: [
+          `getent group ${WORKER_USER} > /dev/null || groupadd --system ${WORKER_USER}`,
+          `id -u ${WORKER_USER} > /dev/null 2>&1 || useradd --system --gid ${WORKER_USER} --home-dir ${WORKER_STATE_DIR} --no-create-home --shell /sbin/nologin ${WORKER_USER}`,
+          heredoc(WORKER_LOOP_BIN, renderWorkerLoop(v.jobCommand)),
+          `chmod 755 ${WORKER_LOOP_BIN}`,
+          heredoc(`/etc/systemd/system/${WORKER_UNIT}`, renderWorkerUnit()),
+          'systemctl daemon-reload',
+          `systemctl enable --now ${WORKER_UNIT}`,
+          `systemctl is-active ${WORKER_UNIT}`,
+        ],
+      },
+      { afterUserData: true },
     );
   }
 
@@ -477,6 +546,15 @@ export class QueueWorkerFleet extends Construct {
     },
   ): void {
     const check = new PropsValidator('QueueWorkerFleet', this);
+    if (props.jobCommand !== undefined && !Token.isUnresolved(props.jobCommand)) {
+      check.check(
+        props.jobCommand.trim() === '' || /[\n\r]/.test(props.jobCommand),
+        'jobCommand',
+        props.jobCommand,
+        'one command line: a program and its arguments, on one line',
+        'give the path of the job program, for example "/opt/app/process-one-job"',
+      );
+    }
     check.capacityRange(props, v.minCapacity, v.maxCapacity);
     check.integerInRange('jobsPerWorker', props.jobsPerWorker, 1, 1000);
     check.check(
@@ -578,4 +656,9 @@ function metricQuery(id: string, namespace: string, metricName: string, dimensio
     metricStat: { metric: { namespace, metricName, dimensions: [{ name: dimension, value }] }, stat },
     returnData: false,
   };
+}
+
+/** A bash here-document that writes `text` (which ends with a newline) to `file`, unexpanded. */
+function heredoc(file: string, text: string): string {
+  return `cat > ${file} <<'RESILIENT_FLEET_EOF'\n${text}RESILIENT_FLEET_EOF`;
 }

@@ -12,6 +12,8 @@ import {
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { FleetHealthCheck, MultiAzFleet, MultiAzFleetProps } from '../../lib';
 import { TEST_AMI, importedVpc, testApp, testStack } from '../helpers';
+import { BOOT_LIFECYCLE_HOOK_NAME, DEFAULT_BOOT_BUDGET_S, FLEET_GROUP_TAG_KEY, bootHeartbeatTimeoutS } from '../../lib/private/boot-contract';
+import { bootSteps, groupBoots, userDataText } from './boot-assertions';
 
 function build(extra: Partial<MultiAzFleetProps> = {}, opts: { azs?: number; withListener?: boolean } = {}) {
   const stack = testStack();
@@ -368,5 +370,108 @@ describe('MultiAzFleet validation', () => {
     expect(message).toContain('minCapacity: got -1');
     expect(message).toContain('maxBatchSize: got 0');
     expect(message).toContain('targetPort: got 1; allowed: only together with listener. Fix: set listener, or remove targetPort');
+  });
+});
+
+describe('MultiAzFleet boot contract', () => {
+  test('the launch lifecycle hook is inside the group definition, ABANDON by default, with a heartbeat covering the boot budget', () => {
+    const { template } = build();
+    const t = template();
+    t.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
+    const [boot] = groupBoots(t);
+    expect(boot.launchHooks).toEqual([
+      { LifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'ABANDON', HeartbeatTimeout: bootHeartbeatTimeoutS() },
+    ]);
+    expect(boot.launchHooks[0].HeartbeatTimeout).toBeGreaterThan(DEFAULT_BOOT_BUDGET_S);
+  });
+
+  test('the group waits for every policy of its role, the default policy included', () => {
+    const { template, fleet } = build({ codeDeploy: true });
+    fleet.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::app-artifacts/*'] }));
+    const [boot] = groupBoots(template());
+    expect(boot.policies).toEqual(expect.arrayContaining([expect.stringMatching(/^FleetBootPolicy/), expect.stringMatching(/^FleetInstanceRoleDefaultPolicy/)]));
+    expect(boot.namingGroup).toEqual([]);
+    for (const p of boot.policies) expect(boot.dependsOn).toContain(p);
+  });
+
+  test('addBootDependency makes the group wait for a policy the instances use at boot', () => {
+    const { stack, template, fleet } = build();
+    const policy = new iam.Policy(stack, 'Extra', { statements: [new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: ['arn:aws:ssm:eu-west-1:123456789012:parameter/app/*'] })] });
+    policy.attachToRole(fleet.role);
+    fleet.addBootDependency(policy);
+    const [boot] = groupBoots(template());
+    expect(boot.dependsOn).toContain(stack.getLogicalId(policy.node.defaultChild as iam.CfnPolicy));
+  });
+
+  test('instances may complete the launch action of their own group only: a tag condition on the group', () => {
+    const { template, fleet } = build();
+    const t = template();
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      Tags: Match.arrayWith([{ Key: FLEET_GROUP_TAG_KEY, Value: fleet.groupTagValue, PropagateAtLaunch: false }]),
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('FleetBootPolicy'),
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: 'CompleteOwnGroupsLaunch',
+            Action: 'autoscaling:CompleteLifecycleAction',
+            Effect: 'Allow',
+            Resource: 'arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*',
+            Condition: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: fleet.groupTagValue } },
+          },
+        ],
+      },
+    });
+  });
+
+  test('two fleets get different group tag values', () => {
+    const stack = testStack();
+    const vpc = importedVpc(stack);
+    const a = new MultiAzFleet(stack, 'A', { vpc, machineImage: ec2.MachineImage.genericLinux(TEST_AMI) });
+    const b = new MultiAzFleet(stack, 'B', { vpc, machineImage: ec2.MachineImage.genericLinux(TEST_AMI) });
+    expect(a.groupTagValue).not.toEqual(b.groupTagValue);
+  });
+
+  test('metadata: IMDSv2, instance tags readable (the group name), hop limit 1 by default', () => {
+    const [boot] = groupBoots(build().template());
+    expect(boot.metadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+  });
+
+  test('hop limit 2 only when asked (containers)', () => {
+    const [boot] = groupBoots(build({ httpPutResponseHopLimit: 2 }).template());
+    expect(boot.metadataOptions).toMatchObject({ HttpPutResponseHopLimit: 2 });
+  });
+
+  test('fails when httpPutResponseHopLimit is outside 1 to 64', () => {
+    expect(() => build({ httpPutResponseHopLimit: 0 })).toThrow(/httpPutResponseHopLimit: got 0/);
+    expect(() => build({ httpPutResponseHopLimit: 65 })).toThrow(/httpPutResponseHopLimit: got 65/);
+  });
+
+  test('user data is the boot contract: construct steps, then user data, then the CodeDeploy agent, then CONTINUE', () => {
+    const { template, fleet } = build({ codeDeploy: true });
+    fleet.addUserData('echo app');
+    fleet.addBootStep({ name: 'late', commands: ['echo late'] }, { afterUserData: true });
+    fleet.addBootStep({ name: 'tools', commands: ['echo tools'] }, { needsNodeRuntime: true });
+    const ud = userDataText(template());
+    expect(ud.startsWith('#!/bin/bash\n')).toBe(true);
+    expect(ud).toContain('set -Eeuo pipefail');
+    expect(bootSteps(ud)).toEqual(['codedeploy-agent-hold', 'node-runtime', 'tools', 'user-data', 'late', 'codedeploy-agent', 'lifecycle-continue']);
+    expect(ud).not.toMatch(/(^|\s)node\s/m);
+  });
+
+  test('without a step that needs it, no Node runtime is installed', () => {
+    const { template, fleet } = build();
+    fleet.addUserData('echo app');
+    expect(bootSteps(userDataText(template()))).toEqual(['user-data', 'lifecycle-continue']);
+  });
+
+  test('the CodeDeploy agent is installed through the retried S3 download, started last and checked', () => {
+    const { template } = build({ codeDeploy: true });
+    const ud = userDataText(template());
+    const agent = ud.slice(ud.indexOf('rf_step_codedeploy_agent() {'));
+    expect(agent).toContain("s3_get 's3://aws-codedeploy-eu-west-1/latest/install'");
+    expect(agent).toContain('systemctl is-active codedeploy-agent');
+    expect(ud).not.toContain('wget');
   });
 });

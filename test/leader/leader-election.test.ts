@@ -249,8 +249,8 @@ describe('LeaderElection options', () => {
   test('userDataCommands returns the lines, for user data built some other way', () => {
     const { leader } = build();
     const lines = leader.userDataCommands();
-    expect(lines.some((l) => l.includes('exec node /opt/resilient-fleet/leader/index.mjs only "$@"'))).toBe(true);
-    expect(lines.some((l) => l.includes('exec node /opt/resilient-fleet/leader/index.mjs status "$@"'))).toBe(true);
+    expect(lines.some((l) => l.includes('exec /usr/bin/node-24 /opt/resilient-fleet/leader/index.mjs only "$@"'))).toBe(true);
+    expect(lines.some((l) => l.includes('exec /usr/bin/node-24 /opt/resilient-fleet/leader/index.mjs status "$@"'))).toBe(true);
   });
 });
 

@@ -164,7 +164,8 @@ describe('QueueWorkerFleet at defaults', () => {
           {
             Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:SetInstanceProtection'],
             Effect: 'Allow',
-            Resource: { 'Fn::Join': ['', ['arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/', { Ref: Match.anyValue() }]] },
+            Resource: 'arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*',
+            Condition: { StringEquals: { 'aws:ResourceTag/resilient-fleet:group': Match.stringLikeRegexp('WorkersFleet') } },
           },
           { Action: 'autoscaling:DescribeAutoScalingInstances', Effect: 'Allow', Resource: '*' },
           { Action: 's3:GetObject', Effect: 'Allow', Resource: Match.stringLikeRegexp('^arn:aws:s3:::cdk-.*\\.zip$') },
@@ -182,7 +183,8 @@ describe('QueueWorkerFleet at defaults', () => {
 
   test('installs job-guard with its config and the queue URL in user data', () => {
     const ud = userDataOf(template);
-    expect(ud).toContain('dnf install -y nodejs unzip');
+    expect(ud).toContain("dnf_install 'nodejs24'");
+    expect(ud).toContain('dnf_install unzip');
     expect(ud).toContain('/usr/local/bin/job-guard');
     expect(ud).toContain('{\\"lifecycleHookName\\":\\"resilient-fleet-job-drain\\",\\"heartbeatIntervalSeconds\\":100,\\"maxTerminationWaitSeconds\\":3600}');
     expect(ud).toContain('QUEUE_URL=');
