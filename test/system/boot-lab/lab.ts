@@ -66,6 +66,8 @@ export interface BootResult {
   readonly ms: number;
   readonly console: string;
   readonly timedOut: boolean;
+  /** From the boot's start to the fake Auto Scaling's 200 for CompleteLifecycleAction CONTINUE, if it came. */
+  readonly continueMs?: number;
 }
 
 /** Packages the lab's repository has (the Debian stand-ins dnf knows). */
@@ -150,7 +152,7 @@ export class BootLab {
     const which = (p: string) => execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }).trim();
     for (const p of ['haproxy', 'keepalived', 'unzip']) fs.copyFileSync(which(p), path.join(this.tools, 'pkgs', p));
     fs.writeFileSync(path.join(this.tools, 'pkgs', 'node'), '');
-    fs.copyFileSync(path.join(IMAGE, 'nginx.service'), path.join(this.tools, 'pkgs', 'nginx.service'));
+    for (const f of ['nginx.service', 'codedeploy-agent.service']) fs.copyFileSync(path.join(IMAGE, f), path.join(this.tools, 'pkgs', f));
     fs.copyFileSync('/usr/bin/aws', path.join(this.tools, 'pkgs', 'aws-cli.py'));
     const state = path.join(this.tools, 'state');
     fs.writeFileSync(path.join(state, 'repo-url'), `http://${this.vpcIp}/repo`);
@@ -170,8 +172,12 @@ export class BootLab {
     fs.writeFileSync(up('usr/bin/systemctl'), `#!/bin/sh\nexec /opt/boot-lab/pkgs/node /opt/boot-lab/bin/systemctl.mjs "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(up('usr/bin/aws'), `#!/bin/sh\n# AWS CLI v2 (Debian's awscli), pointed at the lab's AWS.\nexec /usr/bin/python3 /opt/boot-lab/pkgs/aws-cli.py --endpoint-url "$(cat /opt/boot-lab/state/aws-url)" "$@"\n`, { mode: 0o755 });
     for (const f of ['dnf', 'rpm']) fs.chmodSync(up(`usr/bin/${f}`), 0o755);
-    // The CodeDeploy agent is baked into the AMI (not enabled: user data starts it), a stand-in that only runs.
-    fs.copyFileSync(path.join(IMAGE, 'codedeploy-agent.service'), up('usr/lib/systemd/system/codedeploy-agent.service'));
+    // The machine's Debian packages enabled their units (haproxy, mariadb, ...): the AMI enables none of them.
+    const etc = '/etc/systemd/system';
+    for (const wants of fs.existsSync(etc) ? fs.readdirSync(etc).filter((d) => d.endsWith('.wants')) : []) {
+      fs.mkdirSync(up(path.join('etc/systemd/system', wants)), { recursive: true });
+      for (const unit of fs.readdirSync(path.join(etc, wants))) execFileSync('mknod', [up(path.join('etc/systemd/system', wants, unit)), 'c', '0', '0']);
+    }
     // What the AMI does not have until dnf installs it: whiteouts hide the machine's copies.
     for (const p of ['usr/bin/node', 'usr/sbin/haproxy', 'usr/sbin/keepalived', 'usr/bin/unzip']) {
       if (!fs.existsSync(up(p))) execFileSync('mknod', [up(p), 'c', '0', '0']);
@@ -192,6 +198,8 @@ export class BootLab {
         objects[key] = obj.file;
       }
     }
+    // The CodeDeploy agent's installer, from the bucket AWS publishes it in (a stand-in: see image/codedeploy-install).
+    objects['aws-codedeploy-eu-west-1/latest/install'] = path.join(IMAGE, 'codedeploy-install');
     const self = {
       instanceId: this.instanceId,
       privateIp: this.instanceIp,
@@ -227,7 +235,8 @@ export class BootLab {
     fs.writeFileSync(path.join(this.dir, 'fake-aws.json'), JSON.stringify(config));
     fs.writeFileSync(config.events, '');
     const log = fs.openSync(path.join(this.dir, 'fake-aws.log'), 'a');
-    this.fakeAws = spawn('ip', ['netns', 'exec', this.ns('v'), NODE, path.join(__dirname, 'fake-aws.mjs'), path.join(this.dir, 'fake-aws.json')], { stdio: ['ignore', log, log] });
+    const tsx = path.join(__dirname, '..', '..', '..', 'node_modules', '.bin', 'tsx');
+    this.fakeAws = spawn('ip', ['netns', 'exec', this.ns('v'), NODE, tsx, path.join(__dirname, 'fake-aws.ts'), path.join(this.dir, 'fake-aws.json')], { stdio: ['ignore', log, log] });
     await this.waitFor(() => fs.existsSync(`${config.events}.ready`), 15_000, 'the fake AWS to listen');
   }
 
@@ -258,9 +267,9 @@ export class BootLab {
   }
 
   /** Runs a command as root on the instance (a login shell's environment); returns its status and output. */
-  public execRoot(cmd: string[], timeoutMs = 30_000): { code: number | null; out: string } {
+  public execRoot(cmd: string[], timeoutMs = 30_000): { code: number | null; out: string; stdout: string } {
     const r = spawnSync(this.nsenter()[0], [...this.nsenter().slice(1), 'env', '-i', ...this.instanceEnv(), ...cmd], { encoding: 'utf8', timeout: timeoutMs });
-    return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+    return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '' };
   }
 
   private instanceEnv(): string[] {
@@ -271,13 +280,16 @@ export class BootLab {
    * Runs the user data as cloud-init does (written to /var/lib/cloud/instance/scripts/part-001, executed as root,
    * stdout and stderr to the console) and resolves when it exits or `timeoutMs` passes.
    */
-  public async boot(timeoutMs: number): Promise<BootResult> {
+  public async boot(timeoutMs: number, env: Record<string, string> = {}): Promise<BootResult> {
     const script = path.join(this.disk, 'upper', 'var/lib/cloud/instance/scripts/part-001');
     fs.writeFileSync(script, this.o.boot.script, { mode: 0o700 });
     const consoleFile = path.join(this.dir, 'console.log');
     const out = fs.openSync(consoleFile, 'a');
+    // The fake AWS measures its fault windows (and event times) from here.
+    const t0 = spawnSync('ip', ['netns', 'exec', this.ns('v'), 'curl', '-fsS', '-X', 'POST', `http://${this.vpcIp}/control/start`], { encoding: 'utf8' });
+    if (t0.status !== 0) throw new Error(`boot lab: the fake AWS did not take the boot's start: ${t0.stderr}`);
     const started = Date.now();
-    const child = spawn(this.nsenter()[0], [...this.nsenter().slice(1), 'env', '-i', ...this.instanceEnv(), '/var/lib/cloud/instance/scripts/part-001'], { stdio: ['ignore', out, out] });
+    const child = spawn(this.nsenter()[0], [...this.nsenter().slice(1), 'env', '-i', ...this.instanceEnv(), ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/var/lib/cloud/instance/scripts/part-001'], { stdio: ['ignore', out, out] });
     let timedOut = false;
     const code = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => {
@@ -290,7 +302,11 @@ export class BootLab {
       });
     });
     fs.closeSync(out);
-    return { code, ms: Date.now() - started, console: fs.readFileSync(consoleFile, 'utf8'), timedOut };
+    const done = this.events().find(
+      (e) => e.service === 'autoscaling' && e.action === 'CompleteLifecycleAction' && e.status === 200 && e.params?.LifecycleActionResult === 'CONTINUE',
+    );
+    const continueMs = done?.t;
+    return { code, ms: Date.now() - started, console: fs.readFileSync(consoleFile, 'utf8'), timedOut, continueMs };
   }
 
   /** Resolves when `cond` holds, polling; false if it did not within `ms`. */
@@ -301,11 +317,6 @@ export class BootLab {
       if (Date.now() > end) return false;
       await sleep(200);
     }
-  }
-
-  /** The ms since the boot started (the fake AWS's clock origin). */
-  public sinceStart(): number {
-    return Date.now() - this.t0;
   }
 
   public events(): LabEvent[] {

@@ -365,7 +365,7 @@ function enable(name) {
 
 /** Boot: every enabled unit, in After= order among them (what systemd does for multi-user.target). */
 async function labBoot() {
-  const enabled = fs.existsSync(WANTS) ? fs.readdirSync(WANTS).sort() : [];
+  const enabled = fs.existsSync(WANTS) ? fs.readdirSync(WANTS).filter((n) => n.endsWith('.service')).sort() : [];
   const units = new Map(enabled.map((n) => [n, parseUnit(n)]).filter(([, u]) => u));
   const done = new Set();
   const visit = async (n, stack = []) => {
