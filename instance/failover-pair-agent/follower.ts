@@ -64,6 +64,11 @@ export interface FollowerOptions {
   readonly probeMs?: number;
   /** How often a master re-checks where the address is. @default 10000 */
   readonly recheckMs?: number;
+  /**
+   * A woken or reconnected master hears the peer's queued adverts one by one, each a MASTER_RX_LOWER_PRI: after
+   * the first take-back, more within this many ms start no new move (each would be an EC2 call). @default 1000
+   */
+  readonly rxLowerGapMs?: number;
   /** Told of every input and outcome (structured log). */
   readonly onEvent?: (e: Record<string, unknown>) => void;
 }
@@ -76,6 +81,7 @@ export class VrrpFollower {
   private readonly timers: NodeJS.Timeout[] = [];
   private socket?: net.Socket;
   private closed = false;
+  private lastRxLower = -Infinity;
 
   constructor(private readonly o: FollowerOptions) {}
 
@@ -129,7 +135,16 @@ export class VrrpFollower {
     const changed = next.state !== this.current;
     this.current = next.state;
     // The move first: the state file and the log are not on the failover path.
-    if (next.takeAddress) this.take(input.kind === 'fifo' ? input.event : 'running again');
+    const rxLower = input.kind === 'fifo' && input.event === 'MASTER_RX_LOWER_PRI' && !changed;
+    if (next.takeAddress && rxLower) {
+      const now = Date.now();
+      if (now - this.lastRxLower >= (this.o.rxLowerGapMs ?? 1000)) {
+        this.lastRxLower = now;
+        this.take('MASTER_RX_LOWER_PRI');
+      }
+    } else if (next.takeAddress) {
+      this.take(input.kind === 'fifo' ? input.event : 'running again');
+    }
     if (changed) {
       this.writeState(next.state);
       this.o.onEvent?.({ msg: 'vrrp state', state: next.state, input });

@@ -78,7 +78,7 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     seen.add(m.privateIp!);
     commands.push(`set server ${name(free)} addr ${m.privateIp}`, `set server ${name(free)} state ready`);
   }
-  const changed = false && slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
+  const changed = commands.length > 0 || slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
   return { slots, commands, unplaced, changed };
 }
 
