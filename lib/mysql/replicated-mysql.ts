@@ -328,7 +328,15 @@ export class ReplicatedMysql extends Construct {
     const secret = new rds.DatabaseSecret(this, 'MasterSecret', { username: 'admin', encryptionKey: this.encryptionKey, excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' });
     secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.masterSecret = secret;
-    acknowledgeNag(secret, 'AwsSolutions-SMG4', 'The master password is used only by the schema provisioner and the backup check; rotating it needs the RDS rotation application, left to the operator (applications never hold it).');
+    acknowledgeNag(
+      secret,
+      'AwsSolutions-SMG4',
+      'Not rotated on a schedule until the promotion runbook can hand it over: an RDS-managed master password (ManageMasterUserPassword) and the ' +
+        'rotation functions are bound to one DB instance (the managed secret is deleted with it; a rotation logs in to the secret\'s host), and ' +
+        'this construct\'s promotion makes a replica the primary, after which both would act on the old primary. Restored verification copies ' +
+        'also carry the password of the backup\'s time. Only the schema provisioner and the backup check read it, never applications; it keeps ' +
+        'working after a promotion because the password is replicated.',
+    );
 
     const engine = rds.DatabaseInstanceEngine.mysql({ version: engineVersion });
     const parameters: Record<string, string> = requireTls ? { require_secure_transport: '1' } : {};
@@ -707,7 +715,14 @@ export class ReplicatedMysql extends Construct {
             excludePunctuation: true,
           },
         });
-        acknowledgeNag(secret, 'AwsSolutions-SMG4', 'A site user password read by the app at start: rotating it means reloading every app instance at once, so an operator rotates it (new secret value, then a deploy with a new credentialsRevision) rather than a schedule.');
+        acknowledgeNag(
+          secret,
+          'AwsSolutions-SMG4',
+          'Not rotated on a schedule: the alternating-users rotation function of Secrets Manager refuses a user secret whose host is not the ' +
+            'master secret\'s host ("Current database host ... is not the same host as/rds replica of master"), and this secret names ' +
+            'db-master.<cluster>, the name that follows a promotion, so every scheduled rotation would fail. The provisioner already keeps ' +
+            '<user> and <user>_clone right across an alternating-users rotation; rotate by a new secret value and a deploy with a new credentialsRevision.',
+        );
         secret.grantRead(hook.role);
         this.siteSecrets.set(`${site.name}/${role}`, secret);
         users.push({ Name: username, Role: role, SecretArn: secret.secretArn });
