@@ -288,3 +288,30 @@ export function asgDescribeInstances(instances: ReadonlyArray<{ id: string; grou
     .join('');
   return queryOk('autoscaling', 'DescribeAutoScalingInstances', `<AutoScalingInstances>${members}</AutoScalingInstances>`);
 }
+
+export interface Ec2InstanceXml {
+  readonly id: string;
+  readonly state?: string;
+  readonly privateIp?: string;
+  readonly publicIp?: string;
+  readonly tags?: Record<string, string>;
+}
+
+const EC2_STATE_CODES: Record<string, number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
+
+/** DescribeInstances, in the EC2 API Reference's example response layout (reservationSet / instancesSet items). */
+export function ec2DescribeInstances(instances: readonly Ec2InstanceXml[], nextToken?: string): WireAnswer {
+  const items = instances
+    .map((i) => {
+      const state = i.state ?? 'running';
+      const tags = Object.entries(i.tags ?? {})
+        .map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`)
+        .join('');
+      return `<item><reservationId>r-1234567890abcdef0</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet><item><instanceId>${i.id}</instanceId><imageId>ami-0abcdef1234567890</imageId><instanceState><code>${EC2_STATE_CODES[state] ?? 16}</code><name>${state}</name></instanceState>${i.privateIp ? `<privateIpAddress>${i.privateIp}</privateIpAddress>` : ''}${i.publicIp ? `<ipAddress>${i.publicIp}</ipAddress>` : ''}<instanceType>t3.micro</instanceType><placement><availabilityZone>eu-west-1a</availabilityZone></placement><tagSet>${tags}</tagSet></item></instancesSet></item>`;
+    })
+    .join('');
+  return ec2Ok('DescribeInstances', `<reservationSet>${items}</reservationSet>${nextToken ? `<nextToken>${esc(nextToken)}</nextToken>` : ''}`);
+}
+
+/** An EC2 action whose answer is `<return>true</return>` (CreateTags, DeleteTags, ModifyInstanceAttribute, ...). */
+export const ec2Return = (action: string): WireAnswer => ec2Ok(action, '<return>true</return>');
