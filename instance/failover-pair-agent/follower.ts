@@ -91,17 +91,56 @@ export class VrrpFollower {
 
   /** Opens the FIFO and starts the liveness and re-check timers. */
   public start(): void {
+    this.openFifo();
+    this.apply({ kind: 'probe', ...this.o.probe() });
+    this.timers.push(
+      setInterval(() => {
+        this.followFifo();
+        this.apply({ kind: 'probe', ...this.o.probe() });
+      }, this.o.probeMs ?? 100),
+    );
+    this.timers.push(
+      setInterval(() => {
+        if (this.current === 'MASTER') this.take('recheck');
+      }, this.o.recheckMs ?? 10_000),
+    );
+  }
+
+  private inode?: number;
+
+  /**
+   * keepalived deletes a FIFO it created when it ends and creates a new one when it starts: the reader follows the
+   * path to the new FIFO (keepalived opens it read-write, so lines written before the reader came are kept).
+   */
+  private followFifo(): void {
+    let inode: number | undefined;
+    try {
+      inode = fs.statSync(this.o.fifo).ino;
+    } catch {
+      inode = undefined;
+    }
+    if (inode !== this.inode) this.openFifo();
+  }
+
+  private openFifo(): void {
     if (!fs.existsSync(this.o.fifo)) {
       fs.mkdirSync(path.dirname(this.o.fifo), { recursive: true });
-      execFileSync('mkfifo', ['-m', '600', this.o.fifo]);
+      try {
+        execFileSync('mkfifo', ['-m', '600', this.o.fifo]);
+      } catch {
+        /* created meanwhile by keepalived */
+      }
     }
+    this.socket?.destroy();
     // Read-write, so the FIFO never reaches end-of-file when keepalived closes or restarts; non-blocking, so
     // libuv reads it from its event loop (epoll), not from a thread-pool thread.
     const fd = fs.openSync(this.o.fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
-    this.socket = new net.Socket({ fd, readable: true, writable: false });
-    this.socket.setEncoding('utf8');
+    this.inode = fs.fstatSync(fd).ino;
+    const socket = new net.Socket({ fd, readable: true, writable: false });
+    this.socket = socket;
+    socket.setEncoding('utf8');
     let buf = '';
-    this.socket.on('data', (d: string) => {
+    socket.on('data', (d: string) => {
       buf += d;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -111,14 +150,7 @@ export class VrrpFollower {
         if (parsed) this.apply({ kind: 'fifo', event: parsed.event, keepalived: this.o.probe().keepalived });
       }
     });
-    this.socket.on('error', (e) => this.o.onEvent?.({ level: 'error', msg: 'notify FIFO', error: e.message }));
-    this.apply({ kind: 'probe', ...this.o.probe() });
-    this.timers.push(setInterval(() => this.apply({ kind: 'probe', ...this.o.probe() }), this.o.probeMs ?? 100));
-    this.timers.push(
-      setInterval(() => {
-        if (this.current === 'MASTER') this.take('recheck');
-      }, this.o.recheckMs ?? 10_000),
-    );
+    socket.on('error', (e) => this.o.onEvent?.({ level: 'error', msg: 'notify FIFO', error: e.message }));
   }
 
   public stop(): void {

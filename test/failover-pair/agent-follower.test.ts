@@ -301,4 +301,19 @@ describe('VrrpFollower on a real FIFO', () => {
     }
     expect(states).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
   });
+
+  test('follows the FIFO when keepalived deletes it and creates a new one (its restart)', async () => {
+    const f = start(() => ({ keepalived: K1, running: true }));
+    f.say('MASTER');
+    await until('MASTER', () => f.states.at(-1) === 'MASTER', 5_000, 5);
+    f.close();
+    const fifo = path.join(dir, 'vrrp.fifo');
+    fs.rmSync(fifo);
+    execFileSync('mkfifo', [fifo]);
+    // Written before the reader reopened: keepalived holds it open read-write, so the line waits in the pipe.
+    const w = fs.openSync(fifo, fs.constants.O_RDWR);
+    fs.writeSync(w, 'INSTANCE "edge" FAULT 254\n');
+    await until('FAULT from the new FIFO', () => f.states.at(-1) === 'FAULT', 5_000, 5);
+    fs.closeSync(w);
+  });
 });
