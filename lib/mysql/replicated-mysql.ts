@@ -254,7 +254,7 @@ export class ReplicatedMysql extends Construct {
   /** The Multi-AZ DB cluster (MULTI_AZ_CLUSTER). */
   public readonly cluster?: rds.CfnDBCluster;
   /** The master user's secret. Keep applications away from it: use `siteSecret()`. */
-  public readonly masterSecret: secretsmanager.ISecret;
+  public readonly masterSecret!: secretsmanager.ISecret;
   /** Security group of the databases: `connections.allowDefaultPortFrom(fleet)`. */
   public readonly connections: ec2.Connections;
   /** The private hosted zone holding the names. */
@@ -282,6 +282,8 @@ export class ReplicatedMysql extends Construct {
   private readonly hookSecurityGroup: ec2.SecurityGroup;
   private readonly dbSecurityGroup: ec2.SecurityGroup;
   private deadLetters?: DeadLetters;
+  /** The master secret is RDS-managed (imported by ARN): readers need the key's Decrypt granted separately. */
+  private masterSecretKeyNeeded = false;
 
   constructor(scope: Construct, id: string, props: ReplicatedMysqlProps) {
     super(scope, id);
@@ -325,10 +327,14 @@ export class ReplicatedMysql extends Construct {
     });
     this.subnetGroupName = subnetGroup.subnetGroupName;
 
-    const secret = new rds.DatabaseSecret(this, 'MasterSecret', { username: 'admin', encryptionKey: this.encryptionKey, excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' });
-    secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    this.masterSecret = secret;
-    acknowledgeNag(
+    // A Multi-AZ DB cluster keeps its identity through failovers (RDS promotes a standby itself), so RDS manages and
+    // rotates its master password; a Multi-AZ instance with promotable replicas keeps its own secret (see below).
+    const secret = isCluster
+      ? undefined
+      : new rds.DatabaseSecret(this, 'MasterSecret', { username: 'admin', encryptionKey: this.encryptionKey, excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' });
+    secret?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    if (secret) this.masterSecret = secret;
+    if (secret) acknowledgeNag(
       secret,
       'AwsSolutions-SMG4',
       'Not rotated on a schedule until the promotion runbook can hand it over: an RDS-managed master password (ManageMasterUserPassword) and the ' +
@@ -379,14 +385,17 @@ export class ReplicatedMysql extends Construct {
         backupRetentionPeriod: backupRetention.toDays(),
         copyTagsToSnapshot: true,
         enableIamDatabaseAuthentication: true,
-        masterUsername: secret.secretValueFromJson('username').unsafeUnwrap(),
-        masterUserPassword: secret.secretValueFromJson('password').unsafeUnwrap(),
+        // RDS generates the password, keeps it in a secret encrypted with this key and rotates it (every 7 days).
+        masterUsername: 'admin',
+        manageMasterUserPassword: true,
+        masterUserSecret: { kmsKeyId: this.encryptionKey.keyArn },
         autoMinorVersionUpgrade: true,
         enableCloudwatchLogsExports: ['error', 'slowquery'],
         tags: [{ key: MEMBER_TAG, value: props.clusterName }],
       });
       cluster.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      new secretsmanager.CfnSecretTargetAttachment(this, 'MasterSecretAttachment', { secretId: secret.secretArn, targetId: cluster.ref, targetType: 'AWS::RDS::DBCluster' });
+      this.masterSecret = secretsmanager.Secret.fromSecretCompleteArn(this, 'ManagedMasterSecret', cluster.attrMasterUserSecretSecretArn);
+      this.masterSecretKeyNeeded = true;
       acknowledgeNag(cluster, 'AwsSolutions-RDS11', 'MySQL clients and tools expect port 3306; the cluster is reachable only from security groups this construct names, in isolated subnets.');
       this.cluster = cluster;
       writerAddress = cluster.attrEndpointAddress;
@@ -421,7 +430,7 @@ export class ReplicatedMysql extends Construct {
         ...common,
         engine,
         instanceIdentifier: `${props.clusterName}-primary`,
-        credentials: rds.Credentials.fromSecret(secret),
+        credentials: rds.Credentials.fromSecret(secret!),
         multiAz: true,
         allocatedStorage: allocated.toGibibytes(),
       });
@@ -534,6 +543,12 @@ export class ReplicatedMysql extends Construct {
       ...(this.parameterGroupName ? [this.rdsArn('pg', this.parameterGroupName)] : []),
     ];
     return { initial, created: this.rdsArn('db', `${props.clusterName}-r-*`), groups };
+  }
+
+  /** Read access to the master secret, and to its key where RDS manages it (an imported secret grants no key use). */
+  private grantMasterRead(role: iam.IRole): void {
+    this.masterSecret.grantRead(role);
+    if (this.masterSecretKeyNeeded) this.encryptionKey.grantDecrypt(role);
   }
 
   private rdsArn(resource: string, name: string): string {
@@ -697,7 +712,7 @@ export class ReplicatedMysql extends Construct {
       environment: { NODE_EXTRA_CA_CERTS: CA_BUNDLE },
     });
     this.hookInVpc(hook, props, subnets);
-    this.masterSecret.grantRead(hook.role);
+    this.grantMasterRead(hook.role);
     ackWildcards(hook.role, 'Only the streams of the hook\'s own log group (log stream names are not known in advance).', [`${hook.logGroup.logGroupArn}:*`]);
     const stack = Stack.of(this);
     for (const site of sites) {
@@ -770,7 +785,7 @@ export class ReplicatedMysql extends Construct {
       },
     });
     this.hookInVpc(hook, props, subnets);
-    this.masterSecret.grantRead(hook.role);
+    this.grantMasterRead(hook.role);
     this.encryptionKey.grant(hook.role, 'kms:CreateGrant', 'kms:DescribeKey');
     const temporary = this.rdsArn('db', `${props.clusterName}-verify-*`);
     const primaryId = `${props.clusterName}-primary`;

@@ -485,3 +485,29 @@ describe('ReplicatedMysql dead letters', () => {
     Annotations.fromStack(stack).hasWarning('/Test/Db', Match.stringLikeRegexp('alarmTopic: the topic is imported.*cloudwatch.amazonaws.com.*kms:Decrypt'));
   });
 });
+
+describe('ReplicatedMysql master password', () => {
+  test('MULTI_AZ_CLUSTER: RDS manages and rotates the master password in a secret under the construct key; the provisioner may read it', () => {
+    const { template, db, stack } = build({ deployment: MysqlDeployment.MULTI_AZ_CLUSTER, sites: SITES });
+    const t = template();
+    const keyId = stack.getLogicalId(db.encryptionKey.node.defaultChild as never);
+    t.hasResourceProperties('AWS::RDS::DBCluster', {
+      ManageMasterUserPassword: true,
+      MasterUsername: 'admin',
+      MasterUserPassword: Match.absent(),
+      MasterUserSecret: { KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    });
+    t.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 0);
+    const clusterId = Object.keys(t.findResources('AWS::RDS::DBCluster'))[0];
+    expect(stack.resolve(db.masterSecret.secretArn)).toEqual({ 'Fn::GetAtt': [clusterId, 'MasterUserSecret.SecretArn'] });
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } }).Properties.PolicyDocument.Statement);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['secretsmanager:GetSecretValue']), Resource: expect.arrayContaining([{ 'Fn::GetAtt': [clusterId, 'MasterUserSecret.SecretArn'] }]) }));
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } }));
+  });
+
+  test('MULTI_AZ_INSTANCE keeps its own master secret (promotion hands the primary to a replica), attached to the primary', () => {
+    const t = build().template();
+    t.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 1);
+    t.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceIdentifier: 'shop-primary', ManageMasterUserPassword: Match.absent() });
+  });
+});
