@@ -25,6 +25,7 @@ procps:pgrep
 util-linux:nsenter
 unzip:unzip
 awscli:aws
+python3-pip:pip3
 "
 # ---- end of the list ------------------------------------------------------------------------------------------
 
