@@ -5,6 +5,9 @@ import { App, Duration, Stack, aws_autoscaling as autoscaling, aws_ec2 as ec2, a
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { HaproxyFailoverPair, HaproxyFailoverPairProps, MultiAzFleet } from '../../lib';
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
+import { BOOT_LIFECYCLE_HOOK_NAME, FLEET_GROUP_TAG_KEY } from '../../lib/private/boot-contract';
+import { NODE_BIN } from '../../lib/private/node-runtime';
+import { bootSteps, groupBoots, userDataText } from '../fleet/boot-assertions';
 
 const CLIENTS = [
   { name: 'acme', port: 9001 },
@@ -340,3 +343,44 @@ function configDir(stack: Stack, pair: HaproxyFailoverPair): string {
   const outdir = (stack.node.root as App).outdir;
   return path.isAbsolute(asset.assetPath) ? asset.assetPath : path.join(outdir, asset.assetPath);
 }
+
+describe('HaproxyFailoverPair node boot contract', () => {
+  const { stack } = build();
+  const t = Template.fromStack(stack);
+  const boots = groupBoots(t).filter((b) => /^PairNode/.test(b.group));
+
+  test('each node group holds its launch lifecycle hook in its own definition, ABANDON by default', () => {
+    expect(boots).toHaveLength(2);
+    for (const b of boots) expect(b.launchHooks).toEqual([expect.objectContaining({ LifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME, DefaultResult: 'ABANDON' })]);
+  });
+
+  test('each node group waits for every policy of the nodes\' role (the EC2 instance policy included)', () => {
+    for (const b of boots) {
+      expect(b.policies).toEqual(expect.arrayContaining([expect.stringMatching(/^PairInstancePolicy/), expect.stringMatching(/^PairBootPolicy/), expect.stringMatching(/^PairInstanceRoleDefaultPolicy/)]));
+      for (const p of b.policies) expect(b.dependsOn).toContain(p);
+    }
+  });
+
+  test('the nodes may complete the launch action of this pair\'s groups only (tag condition)', () => {
+    const tag = (t.findResources('AWS::AutoScaling::AutoScalingGroup')[boots[0].group].Properties.Tags as Array<{ Key: string; Value: string }>).find((x) => x.Key === FLEET_GROUP_TAG_KEY)!;
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('PairBootPolicy'),
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Action: 'autoscaling:CompleteLifecycleAction', Condition: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: tag.Value } } })],
+      },
+    });
+  });
+
+  test('launch templates: hop limit 1 and instance metadata tags (the group name for the lifecycle call)', () => {
+    for (const b of boots) expect(b.metadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+  });
+
+  test('the node boots in named steps, runs the agent with NODE_BIN (retried), and starts every rendered unit last', () => {
+    const count = Object.keys(t.findResources('AWS::EC2::LaunchTemplate')).length;
+    const ud = [...Array(count).keys()].map((i) => userDataText(t, i)).find((u) => u.includes('boot contract: HaproxyFailoverPair'))!;
+    expect(bootSteps(ud)).toEqual(['packages', 'node-runtime', 'files', 'agent-boot', 'services', 'lifecycle-continue']);
+    expect(ud).toContain(`retry ${NODE_BIN} /opt/rfha/agent/index.mjs boot`);
+    expect(ud).toContain('for unit in /etc/rfha/rfha-*.service; do');
+    expect(ud).not.toMatch(/(^|\s)node\s+\S*\.mjs/m);
+  });
+});

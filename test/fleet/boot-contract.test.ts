@@ -11,6 +11,11 @@ import {
   renderBootScript,
 } from '../../lib/private/boot-contract';
 import { NODE_BIN, NODE_PACKAGE } from '../../lib/private/node-runtime';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { SAMPLE_JOB, SAMPLE_JOB_PATH, buildReferenceSite } from '../../bin/site';
+import { testApp } from '../helpers';
+import { bootSteps, groupBoots, userDataText } from './boot-assertions';
 
 /**
  * The rendered boot script runs here under bash, with the instance's programs (curl to IMDS, aws, dnf, rpm, the Node
@@ -301,5 +306,77 @@ describe('the rendered boot, run under bash with stand-in programs', () => {
     expect(run.status).toBe(0);
     expect(lifecycleCalls(run)).toHaveLength(1);
     expect(run.bootLog).toMatch(/no active launch lifecycle action/);
+  });
+});
+
+describe('the reference site: every group boots through the contract', () => {
+  const app = testApp();
+  const site = buildReferenceSite(app);
+  const stacks = Object.values(site).filter((s): s is Stack => s instanceof Stack);
+  const boots = stacks.flatMap((stack) => groupBoots(Template.fromStack(stack)).map((b) => ({ ...b, stack: stack.stackName })));
+
+  test('finds the groups of the App copies, the Workers and both Edge nodes', () => {
+    expect(boots.map((b) => b.stack).sort()).toEqual(['App-blue', 'App-green', 'Edge', 'Edge', 'Workers']);
+  });
+
+  test.each(['launch hook', 'metadata'])('every group: %s', (what) => {
+    for (const b of boots) {
+      if (what === 'launch hook') {
+        expect(b.launchHooks).toEqual([expect.objectContaining({ LifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME, DefaultResult: 'ABANDON', HeartbeatTimeout: bootHeartbeatTimeoutS() })]);
+      } else {
+        expect(b.metadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+      }
+    }
+  });
+
+  test('every group waits for every policy of its role, except the leader policy that names the group', () => {
+    for (const b of boots) {
+      const missing = b.policies.filter((p) => !b.dependsOn.includes(p) && !b.namingGroup.includes(p));
+      expect({ group: `${b.stack}/${b.group}`, missing }).toEqual({ group: `${b.stack}/${b.group}`, missing: [] });
+      expect(b.namingGroup.every((p) => /^LeaderInstancePolicy/.test(p))).toBe(true);
+    }
+  });
+
+  test('the Workers user data installs the sample job at the path the worker service runs', () => {
+    const workers = stacks.find((s) => s.stackName === 'Workers')!;
+    const ud = userDataText(Template.fromStack(workers));
+    expect(ud).toContain(`cat > ${SAMPLE_JOB_PATH} <<'SAMPLE_JOB_EOF'\n${SAMPLE_JOB}SAMPLE_JOB_EOF`);
+    expect(ud).toContain(`-- ${SAMPLE_JOB_PATH} || status=$?`);
+    expect(bootSteps(ud).indexOf('user-data')).toBeLessThan(bootSteps(ud).indexOf('queue-worker'));
+  });
+});
+
+describe('the sample job', () => {
+  const run = (body: string, env: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-job-'));
+    try {
+      const job = path.join(dir, 'process-one-job');
+      fs.writeFileSync(job, SAMPLE_JOB, { mode: 0o755 });
+      const r = spawnSync(job, [], { input: body, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', EXPORT_DIR: path.join(dir, 'exports'), ...env } });
+      const out = path.join(dir, 'exports');
+      const files = fs.existsSync(out) ? fs.readdirSync(out).map((f) => [f, fs.readFileSync(path.join(out, f), 'utf8')]) : [];
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr, files };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  test('processes a message body: writes it under its message id and exits 0 (so job-guard deletes the message)', () => {
+    const r = run('{"export":"orders-2026-11"}', { JOB_MESSAGE_ID: '5fea7756-0ea4-451a-a703-a558b933e274' });
+    expect(r.status).toBe(0);
+    expect(r.files).toEqual([['5fea7756-0ea4-451a-a703-a558b933e274.body', '{"export":"orders-2026-11"}\n']]);
+    expect(r.stdout).toContain('exported message 5fea7756-0ea4-451a-a703-a558b933e274');
+  });
+
+  test('an empty body fails with EX_DATAERR (the message is retried, then dead-lettered)', () => {
+    const r = run('', {});
+    expect(r.status).toBe(65);
+    expect(r.files).toEqual([]);
+  });
+
+  test('a message id cannot escape the export directory', () => {
+    const r = run('x', { JOB_MESSAGE_ID: '../../etc/passwd' });
+    expect(r.status).toBe(0);
+    expect(r.files.map(([f]) => f)).toEqual(['______etc_passwd.body']);
   });
 });

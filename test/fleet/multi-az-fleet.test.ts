@@ -7,6 +7,7 @@ import {
   aws_ec2 as ec2,
   aws_elasticloadbalancingv2 as elbv2,
   aws_iam as iam,
+  aws_kms as kms,
   aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -457,7 +458,7 @@ describe('MultiAzFleet boot contract', () => {
     expect(ud.startsWith('#!/bin/bash\n')).toBe(true);
     expect(ud).toContain('set -Eeuo pipefail');
     expect(bootSteps(ud)).toEqual(['codedeploy-agent-hold', 'node-runtime', 'tools', 'user-data', 'late', 'codedeploy-agent', 'lifecycle-continue']);
-    expect(ud).not.toMatch(/(^|\s)node\s/m);
+    expect(ud).not.toMatch(/(^|\s)node\s+\S*\.mjs/m);
   });
 
   test('without a step that needs it, no Node runtime is installed', () => {
@@ -473,5 +474,43 @@ describe('MultiAzFleet boot contract', () => {
     expect(agent).toContain("s3_get 's3://aws-codedeploy-eu-west-1/latest/install'");
     expect(agent).toContain('systemctl is-active codedeploy-agent');
     expect(ud).not.toContain('wget');
+  });
+});
+
+describe('MultiAzFleet notification topic key', () => {
+  test('a topic with a key of this app: its policy lets the Auto Scaling service-linked role (and only it) use the key', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Ops', { masterKey: new kms.Key(stack, 'OpsKey') });
+    new MultiAzFleet(stack, 'Fleet', { vpc: importedVpc(stack), machineImage: ec2.MachineImage.genericLinux(TEST_AMI), notificationTopic: topic });
+    Template.fromStack(stack).hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowPublish-autoscaling-notifications',
+            Effect: 'Allow',
+            // Any principal narrowed to the role: KMS refuses a policy naming a role that does not exist yet.
+            Principal: { AWS: '*' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+            Condition: {
+              StringEquals: { 'aws:PrincipalAccount': '123456789012' },
+              ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling' },
+            },
+          },
+        ]),
+      },
+    });
+  });
+
+  test('an imported topic, or a topic with an imported key, draws a warning naming the role to allow', () => {
+    const stack = testStack();
+    const vpc = importedVpc(stack);
+    const machineImage = ec2.MachineImage.genericLinux(TEST_AMI);
+    new MultiAzFleet(stack, 'A', { vpc, machineImage, notificationTopic: sns.Topic.fromTopicArn(stack, 'Imported', 'arn:aws:sns:eu-west-1:123456789012:ops') });
+    const importedKey = kms.Key.fromKeyArn(stack, 'TeamKey', 'arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666');
+    new MultiAzFleet(stack, 'B', { vpc, machineImage, notificationTopic: new sns.Topic(stack, 'Team', { masterKey: importedKey }) });
+    const a = Annotations.fromStack(stack);
+    a.hasWarning('/Test/A', Match.stringLikeRegexp('notificationTopic: the topic is imported.*AWSServiceRoleForAutoScaling'));
+    a.hasWarning('/Test/B', Match.stringLikeRegexp("notificationTopic: the topic's key is imported.*AWSServiceRoleForAutoScaling"));
   });
 });

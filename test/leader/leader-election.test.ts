@@ -2,6 +2,8 @@ import { Duration, RemovalPolicy, Stack, aws_autoscaling as autoscaling, aws_ec2
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { LeaderElection, LeaderElectionProps, MultiAzFleet } from '../../lib';
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
+import { NODE_BIN, NODE_PACKAGE } from '../../lib/private/node-runtime';
+import { bootSteps, groupBoots, userDataText } from '../fleet/boot-assertions';
 
 function importedGroup(stack: Stack): autoscaling.IAutoScalingGroup {
   return autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'app-fleet');
@@ -337,5 +339,29 @@ describe('LeaderElection dead letters', () => {
     const stack = testStack();
     new LeaderElection(stack, 'Leader', { autoScalingGroup: importedGroup(stack), alarmTopic: sns.Topic.fromTopicArn(stack, 'Pager', 'arn:aws:sns:eu-west-1:123456789012:pager') });
     Annotations.fromStack(stack).hasWarning('/Test/Leader', Match.stringLikeRegexp('alarmTopic: the topic is imported'));
+  });
+});
+
+describe('LeaderElection on a MultiAzFleet boot contract', () => {
+  const { template: t } = withFleet();
+
+  test('installs the commands in their own step: after the Node runtime, before the CodeDeploy agent', () => {
+    const ud = userDataText(t);
+    expect(bootSteps(ud)).toEqual(['codedeploy-agent-hold', 'node-runtime', 'leader-commands', 'codedeploy-agent', 'lifecycle-continue']);
+    expect(ud).toContain(`exec ${NODE_BIN} /opt/resilient-fleet/leader/index.mjs only "$@"`);
+    expect(ud).toMatch(/s3_get 's3:\/\/cdk-[^']+\.mjs' \/opt\/resilient-fleet\/leader\/index\.mjs/);
+  });
+
+  test("the leader's instance policy names the group (DynamoDB leading keys), so the group cannot wait for it; it waits for all the others", () => {
+    const [boot] = groupBoots(t);
+    expect(boot.namingGroup).toEqual([expect.stringMatching(/^LeaderInstancePolicy/)]);
+    for (const p of boot.policies.filter((x) => !boot.namingGroup.includes(x))) expect(boot.dependsOn).toContain(p);
+  });
+
+  test('the plain user-data lines (outside the contract) install the supported runtime and stop on a failed download', () => {
+    const { leader } = build();
+    const lines = leader.userDataCommands();
+    expect(lines).toContain(`rpm -q ${NODE_PACKAGE} > /dev/null 2>&1 || dnf install -y ${NODE_PACKAGE} || exit 1`);
+    expect(lines.find((l) => l.startsWith('aws s3 cp'))).toMatch(/\|\| exit 1$/);
   });
 });

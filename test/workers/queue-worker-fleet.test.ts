@@ -6,6 +6,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { JOB_DRAIN_HOOK_NAME, QueueWorkerFleet, QueueWorkerFleetProps } from '../../lib';
 import { TEST_AMI, importedVpc, testApp, testStack } from '../helpers';
+import { NODE_BIN } from '../../lib/private/node-runtime';
+import { WORKER_UNIT, WORKER_USER, renderWorkerUnit } from '../../lib/workers/worker-service-config';
+import { bootSteps, groupBoots, userDataText } from '../fleet/boot-assertions';
 
 function build(extra: Partial<QueueWorkerFleetProps> = {}, withUserQueue = false) {
   const stack = testStack();
@@ -434,5 +437,65 @@ describe('QueueWorkerFleet drain hook dead letters', () => {
     // Auto Scaling notifications come from its service-linked role; the alarms from CloudWatch: the key allows both.
     const statements = (Object.values(t.findResources('AWS::KMS::Key'))[0] as { Properties: { KeyPolicy: { Statement: Array<{ Sid?: string }> } } }).Properties.KeyPolicy.Statement;
     expect(statements.map((s) => s.Sid).filter(Boolean)).toEqual(expect.arrayContaining(['AllowPublish-autoscaling-notifications', 'AllowPublish-cloudwatch-alarms']));
+  });
+});
+
+describe('QueueWorkerFleet boot contract', () => {
+  test('the group waits for the job-guard policy and every other policy of the workers\' role', () => {
+    const { stack } = build();
+    const [boot] = groupBoots(Template.fromStack(stack));
+    expect(boot.policies).toEqual(expect.arrayContaining([expect.stringMatching(/^WorkersJobGuardPolicy/), expect.stringMatching(/^WorkersFleetBootPolicy/)]));
+    expect(boot.namingGroup).toEqual([]);
+    for (const p of boot.policies) expect(boot.dependsOn).toContain(p);
+  });
+
+  test('job-guard is installed by its own step after the Node runtime, and runs on NODE_BIN', () => {
+    const { stack } = build();
+    const ud = userDataText(Template.fromStack(stack));
+    expect(bootSteps(ud)).toEqual(['node-runtime', 'job-guard', 'lifecycle-continue']);
+    expect(ud).toContain(`exec ${NODE_BIN} /opt/job-guard/index.mjs "$@"`);
+    expect(ud).toContain("s3_get 's3://");
+  });
+
+  test('with jobCommand: a hardened service runs the loop and its jobs as the queue-worker system user, after user data', () => {
+    const { stack, workers } = build({ jobCommand: '/opt/app/process-one-job --fast' });
+    workers.addUserData('echo install the job');
+    const ud = userDataText(Template.fromStack(stack));
+    expect(bootSteps(ud)).toEqual(['node-runtime', 'job-guard', 'user-data', 'queue-worker', 'lifecycle-continue']);
+    expect(ud).toContain(`useradd --system --gid ${WORKER_USER}`);
+    expect(ud).toContain('-- /opt/app/process-one-job --fast || status=$?');
+    const unit = renderWorkerUnit();
+    expect(ud).toContain(unit);
+    for (const line of [
+      `User=${WORKER_USER}`,
+      `Group=${WORKER_USER}`,
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'PrivateDevices=yes',
+      'CapabilityBoundingSet=',
+      'RuntimeDirectory=job-guard',
+      'StateDirectory=queue-worker',
+    ]) {
+      expect(unit.split('\n')).toContain(line);
+    }
+    expect(unit).not.toMatch(/^User=root/m);
+    expect(ud).toContain(`systemctl enable --now ${WORKER_UNIT}`);
+  });
+
+  test('without jobCommand no worker service is installed', () => {
+    const { stack } = build();
+    expect(userDataText(Template.fromStack(stack))).not.toContain(WORKER_UNIT);
+  });
+
+  test('metadata hop limit 1 by default, 2 when asked for containers', () => {
+    expect(groupBoots(build().template)[0].metadataOptions).toMatchObject({ HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+    expect(groupBoots(build({ httpPutResponseHopLimit: 2 }).template)[0].metadataOptions).toMatchObject({ HttpPutResponseHopLimit: 2 });
+  });
+
+  test('fails when jobCommand is empty or spans lines', () => {
+    expect(() => build({ jobCommand: '  ' })).toThrow(/jobCommand: got "  "; allowed: one command line/);
+    expect(() => build({ jobCommand: '/opt/a\nrm -rf /' })).toThrow(/jobCommand: .*allowed: one command line/);
   });
 });
