@@ -134,12 +134,24 @@ export async function applyChange(clients: Clients, zoneId: string, recordName: 
     await retry(() => clients.route53.send(command), { ...THROTTLE_RETRY, deadlineMs: 60_000, ...timing, retryable: isThrottling });
     return true;
   } catch (err) {
-    if (errorName(err) !== 'InvalidChangeBatch') throw err;
-    const message = String((err as Error).message ?? '');
+    const message = invalidChangeBatchMessage(err);
+    if (message === undefined) throw err;
     if (change.action === 'DELETE' && /but it was not found/i.test(message)) return false;
     if (CONFLICT.test(message)) throw new RecordChangedError(message);
     throw err;
   }
+}
+
+/**
+ * The text of an InvalidChangeBatch rejection, or undefined for any other error. Route 53 sends it either in the
+ * ErrorResponse envelope (the SDK names it InvalidChangeBatch) or as `<InvalidChangeBatch><Messages><Message>..`, a root the
+ * SDK does not recognise: it throws name "Unknown" and keeps the parsed `Messages`, which are read here.
+ */
+export function invalidChangeBatchMessage(err: unknown): string | undefined {
+  if (errorName(err) === 'InvalidChangeBatch') return String((err as Error).message ?? '');
+  const raw = (err as { Messages?: { Message?: unknown } } | undefined)?.Messages?.Message;
+  if (raw === undefined) return undefined;
+  return (Array.isArray(raw) ? raw : [raw]).map(String).join('; ');
 }
 
 /**

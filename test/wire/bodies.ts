@@ -210,6 +210,13 @@ export const route53 = {
   throttling: () => route53Error('Throttling', 'Rate exceeded'),
   /** InvalidChangeBatch, HTTP 400: "This exception contains a list of messages that might contain one or more error messages." */
   invalidChangeBatch: (message: string) => route53Error('InvalidChangeBatch', message),
+  /**
+   * InvalidChangeBatch in the `<InvalidChangeBatch><Messages><Message>` form, the modelled shape of the error (a list of
+   * messages) as its own root element, which other SDKs (aws-sdk-swift #1447) customise for; SDK v3 for JavaScript
+   * throws it as name "Unknown" with the parsed Messages.
+   */
+  invalidChangeBatchMessages: (...messages: string[]): WireAnswer =>
+    xml(400, `<InvalidChangeBatch xmlns="${XMLNS.route53}"><Messages>${messages.map((m) => `<Message>${esc(m)}</Message>`).join('')}</Messages><RequestId>${REQUEST_ID}</RequestId></InvalidChangeBatch>`),
 };
 
 // ---------- success bodies built from the API references' example responses ----------
