@@ -113,6 +113,27 @@ describe('HaproxyFailoverPair defaults', () => {
     expect(policies).not.toContain('ReplaceRoute');
   });
 
+  test('may associate the address only with network interfaces in the nodes\' own subnets, and modifies no instance attribute', () => {
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'OnlyInterfacesInTheNodesSubnets',
+            Effect: 'Deny',
+            Action: 'ec2:AssociateAddress',
+            Resource: 'arn:aws:ec2:eu-west-1:123456789012:network-interface/*',
+            Condition: {
+              ArnNotEqualsIfExists: { 'ec2:Subnet': ['arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0pub0', 'arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0pub1'] },
+            },
+          },
+        ]),
+      },
+    });
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toContain('ec2:ModifyInstanceAttribute');
+    expect(policies).not.toContain('ec2:ReplaceRoute');
+  });
+
   test('holds terminating app instances while HAProxy drains them', () => {
     t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
       LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
@@ -158,6 +179,15 @@ describe('HaproxyFailoverPair options', () => {
     expect(userData(t)).toContain('RFHA_ROUTE_TABLES=rtb-0prv0,rtb-0prv1,rtb-0prv2');
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'RouteTheVpnVirtualIp', Action: ['ec2:CreateRoute', 'ec2:ReplaceRoute'] })]) },
+    });
+    // The source/destination check, and no other attribute, where IAM puts the attribute in the request context.
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'ToThisPairsNodes', Action: ['ec2:AssociateAddress', 'ec2:ModifyInstanceAttribute'], Condition: { StringEquals: { 'aws:ResourceTag/resilient-fleet:failover-pair': Match.stringLikeRegexp('Pair') } } }),
+          { Sid: 'OnlyTheSourceDestCheck', Effect: 'Deny', Action: 'ec2:ModifyInstanceAttribute', Resource: '*', Condition: { StringNotEqualsIgnoreCaseIfExists: { 'ec2:Attribute': 'SourceDestCheck' } } },
+        ]),
+      },
     });
     const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
     expect(policies).toContain('route-table/rtb-0prv0');

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { renderHaproxyConfig } from '../../lib/failover-pair/haproxy-config';
-import { APP_IPS, CHECK_PORT, FailoverLab, ProbeLog, STATS_PORT, sleep, until } from '../failover-pair/lab/lab';
+import { APP_IPS, CHECK_PORT, FailoverLab, NODE_PATHS, ProbeLog, STATS_PORT, sleep, until } from '../failover-pair/lab/lab';
 import { canUseNetns, requirePrograms } from './programs';
 
 const LAB = path.join(__dirname, '..', 'failover-pair', 'lab');
@@ -36,7 +36,7 @@ describe('DNS backend mode on the real HAProxy', () => {
       haproxyFiles: (configDir) => ({
         ...renderHaproxyConfig({
           clients: [{ name: 'acme', port: CLIENT_PORT }],
-          paths: { configDir, runDir: path.join(path.dirname(configDir), 'run') },
+          paths: { configDir, runDir: NODE_PATHS.runDir },
           maxConnections: 4000,
           backendCheckPort: CHECK_PORT,
           backendSlots: 4,
