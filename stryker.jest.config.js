@@ -35,6 +35,8 @@ const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 module.exports = {
   ...base,
+  // Property tests draw fewer cases per mutant (test/property-runs.ts).
+  setupFiles: [...base.setupFiles, '<rootDir>/test/mutation-setup.js'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/system/', ...ignored.map((rel) => `<rootDir>/${escape(rel)}$`)],
   // Snapshots belong to the synth tests left out; a mutant must never write one.
   ci: true,

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { propertyRuns } from '../property-runs';
 import { completeNow, desiredValues, normaliseName, planChange, servingInstanceIds, sortAddresses, type CurrentRecord, type GroupMember, type Trigger } from '../../lambda/dns-registrar/logic';
 
 // The registrar's decisions where a wrong answer leaves a dead instance's address in DNS or flips a name needlessly:
@@ -50,7 +51,7 @@ describe('planChange over overlapping address sets', () => {
         const after = change.action === 'NONE' ? current?.values ?? [] : change.action === 'DELETE' ? [] : change.values;
         expect([...after].sort()).toEqual([...desired].sort());
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });
@@ -124,7 +125,7 @@ describe('address order and names', () => {
       fc.property(fc.shuffledSubarray(sorted, { minLength: sorted.length, maxLength: sorted.length }), (shuffled) => {
         expect(sortAddresses([...shuffled])).toEqual(sorted);
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
   test('a host name beginning with a digit still sorts after the addresses', () => {

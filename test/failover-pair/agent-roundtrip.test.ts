@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { propertyRuns } from '../property-runs';
 import { drainedInstances, parseAppBackend, planSlots, renderAppBackend, type GroupMember, type ServerSlot } from '../../instance/failover-pair-agent/logic';
 
 // The agent writes the app backend file and reads it back after a restart: every slot must come back as it was
@@ -57,7 +58,7 @@ describe('the app backend file', () => {
         const names = text.split('\n').filter((l) => l.startsWith('  server ')).map((l) => l.split(/\s+/)[2]);
         expect(names).toEqual(slots.map((_, i) => `app${i + 1}`));
       }),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 
@@ -144,7 +145,7 @@ describe('planSlots says when the file must be written', () => {
         expect(again.slots).toEqual(first.slots.map(normal));
         if (first.commands.length > 0) expect(first.changed).toBe(true);
       }),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { propertyRuns } from '../property-runs';
 import { applyEvent, emptyState, type DetectorConfig, type Fact, type GroupState } from '../../lambda/launch-loop/logic';
 
 const T0 = Date.UTC(2026, 10, 22, 6, 0, 0);
@@ -150,7 +151,7 @@ describe('launch-loop detector, over random event streams', () => {
         expect(countedKeys.size).toBe(0);
         expect(steps.some((s) => s.confirmed)).toBe(false);
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
   });
 
@@ -181,7 +182,7 @@ describe('launch-loop detector, over random event streams', () => {
           expect(state.incidents).toBe(Math.floor(k / threshold));
         },
       ),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 
@@ -197,7 +198,7 @@ describe('launch-loop detector, over random event streams', () => {
           expect(steps.some((s) => s.confirmed)).toBe(false);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
   });
 });

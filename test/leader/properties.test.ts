@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
 import { FleetModel } from './model';
+import { propertyRuns } from '../property-runs';
 
 /**
  * One operation of a schedule, decoded from a random integer, so fast-check generates (and shrinks) plain
@@ -88,11 +89,11 @@ describe('LeaderElection properties (pure model of logic.ts)', () => {
         elections += m.terms.size;
         deployments += m.deployments.length;
       }),
-      { numRuns: 10_000 },
+      { numRuns: propertyRuns(10_000) },
     );
-    expect(schedules).toBeGreaterThanOrEqual(10_000);
+    expect(schedules).toBeGreaterThanOrEqual(propertyRuns(10_000));
     // The schedules must actually exercise elections and deployments, not trivially pass.
-    expect(elections).toBeGreaterThan(10_000);
-    expect(deployments).toBeGreaterThan(5_000);
+    expect(elections).toBeGreaterThan(propertyRuns(10_000));
+    expect(deployments).toBeGreaterThan(propertyRuns(5_000));
   });
 });
