@@ -356,6 +356,10 @@ export class AddressStack extends Stack {
   }
 
   private checkRecordName(check: PropsValidator, prop: string, recordName: string): void {
+    if (recordName === undefined || recordName === null) {
+      check.check(true, prop, recordName, `a DNS name relative to ${this.zoneName} (required)`, `pass ${prop}, for example "www-cluster3"`);
+      return;
+    }
     if (Token.isUnresolved(recordName)) return;
     const fqdn = this.fqdn(recordName);
     check.check(
@@ -375,7 +379,7 @@ export class AddressStack extends Stack {
   }
 
   private checkNotApex(check: PropsValidator, recordName: string): void {
-    if (Token.isUnresolved(recordName)) return;
+    if (recordName === undefined || recordName === null || Token.isUnresolved(recordName)) return;
     check.check(
       this.fqdn(recordName) === this.zoneName,
       'recordName',
@@ -386,6 +390,10 @@ export class AddressStack extends Stack {
   }
 
   private checkTarget(check: PropsValidator, prop: string, target: string, recordName: string): void {
+    if (target === undefined || target === null) {
+      check.check(true, prop, target, 'a fully qualified DNS name such as "www-cluster3.example.com" (required)', `pass ${prop}`);
+      return;
+    }
     if (Token.isUnresolved(target)) return;
     check.check(!isDomainName(target.replace(/\.$/, '')), prop, target, 'a fully qualified DNS name such as "www-cluster3.example.com"', 'give the full name the CNAME points at');
     check.check(

@@ -666,6 +666,10 @@ export class MultiAzFleet extends Construct {
     const names = new Set<string>();
     (props.schedule ?? []).forEach((entry, i) => {
       const at = `schedule[${i}]`;
+      if (entry === undefined || entry === null) {
+        check.check(true, at, entry, 'a scheduled capacity { name, schedule, minCapacity / maxCapacity / desiredCapacity }', `remove the empty entry or fill it in`);
+        return;
+      }
       check.check(!/^[A-Za-z][A-Za-z0-9-]*$/.test(entry.name), `${at}.name`, entry.name, 'letters, digits and "-", starting with a letter', 'give each scheduled action a short stable name such as "NightlyStop"');
       check.check(names.has(entry.name), `${at}.name`, entry.name, 'a name used once', 'give each scheduled action its own name');
       names.add(entry.name);

@@ -1002,6 +1002,10 @@ export class ReplicatedMysql extends Construct {
     const siteNames = new Set<string>();
     const databases = new Set<string>();
     for (const [i, site] of v.sites.entries()) {
+      if (site === undefined || site === null || site.name === undefined || site.name === null) {
+        check.check(true, `sites[${i}].name`, site?.name, 'a site name (required), letters, digits and hyphens', 'give each site a name such as "shop"');
+        continue;
+      }
       const db = databaseNameOf(site);
       check.check(!/^[A-Za-z][A-Za-z0-9-]*$/.test(site.name), `sites[${i}].name`, site.name, 'letters, digits and hyphens, starting with a letter', 'for example "shop"');
       check.check(siteNames.has(site.name), `sites[${i}].name`, site.name, 'a name used once', 'give each site its own name');

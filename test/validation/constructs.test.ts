@@ -188,3 +188,28 @@ describe('every construct names its missing required props (JavaScript), never a
     expect(() => new AddressStack(testApp(), 'Addresses', js({ env: TEST_ENV }))).toThrow(/^AddressStack: invalid props \(1\):\n {2}- zoneName: got undefined; allowed: the public zone's domain name/);
   });
 });
+
+describe('nested required fields from JavaScript are validation errors too', () => {
+  test('MultiAzFleet: an empty schedule entry', () => {
+    const stack = testStack();
+    expect(() => new MultiAzFleet(stack, 'Fleet', { vpc: importedVpc(stack), machineImage: ami(), schedule: [js(undefined)] })).toThrow(/^MultiAzFleet: invalid props \(1\):\n {2}- schedule\[0\]: got undefined; allowed: a scheduled capacity/);
+  });
+
+  test('ReplicatedMysql: a site without a name', () => {
+    const stack = testStack();
+    expect(() => new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', sites: [js({ databaseName: 'shop' })] })).toThrow(/^ReplicatedMysql: invalid props \(1\):\n {2}- sites\[0\]\.name: got undefined; allowed: a site name \(required\)/);
+  });
+
+  test('HaproxyFailoverPair: a client without a port', () => {
+    const stack = testStack();
+    expect(() => new HaproxyFailoverPair(stack, 'Pair', { vpc: importedVpc(stack), backendName: 'app.example.com', clients: [js({ name: 'acme' })] })).toThrow(/clients\[0\]\.port: got undefined/);
+  });
+
+  test('AddressStack.addCname without a name and target, addBlueGreenName without targets', () => {
+    const addresses = new AddressStack(testApp(), 'Addresses', { env: TEST_ENV, zoneName: 'example.com' });
+    const e = thrown(() => addresses.addCname(js(undefined), js(undefined)));
+    expect(e.message).toMatch(/^AddressStack\.addCname: invalid props \(2\):\n {2}- recordName: got undefined; allowed: a DNS name relative to example.com \(required\).*\n {2}- target: got undefined; allowed: a fully qualified DNS name .*\(required\)/);
+    expect(e.constructPath).toBe('Addresses');
+    expect(() => addresses.addBlueGreenName('app', js({ active: 'blue' }))).toThrow(/blueTarget: got undefined; allowed: a fully qualified DNS name .*\(required\)[\s\S]*greenTarget: got undefined/);
+  });
+});
