@@ -78,6 +78,19 @@ function node(script: string): string[] {
   return [process.execPath, '-e', script];
 }
 
+/**
+ * A job that runs until the test lets it finish (the file `release` appears), then exits with `code`: tests wait on
+ * events, never on how long something takes.
+ */
+function jobUntil(release: string, code: number): string[] {
+  return node(`const fs = require('fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(release)})) { clearInterval(t); process.exit(${code}); } }, 5);`);
+}
+
+/** Resolves once `ready()` holds, checking every few milliseconds (bounded by the test timeout). */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((r) => setTimeout(r, 5));
+}
+
 function deps(overrides: Partial<GuardDeps> = {}): GuardDeps {
   return {
     client: new AutoScalingClient({ region: 'eu-west-1' }),
@@ -210,7 +223,13 @@ describe('job-guard', () => {
       .resolvesOnce(instance())
       .resolvesOnce(instance({ ProtectedFromScaleIn: true }))
       .resolves(instance({ LifecycleState: 'Terminating:Wait', ProtectedFromScaleIn: true }));
-    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    // The job ends only after the second heartbeat was sent, however fast or slow the machine is.
+    const release = path.join(stateDir, '..', `${path.basename(stateDir)}-release`);
+    let heartbeats = 0;
+    asg.on(RecordLifecycleActionHeartbeatCommand).callsFake(() => {
+      if (++heartbeats === 2) fs.writeFileSync(release, '');
+      return {};
+    });
     asg.on(CompleteLifecycleActionCommand).callsFake(() => {
       events.push('lifecycle action completed');
       return {};
@@ -220,7 +239,11 @@ describe('job-guard', () => {
       if (!input.ProtectedFromScaleIn) throw awsError('ValidationError', 'The instance is not in InService or Standby state');
       return {};
     });
-    expect(await runGuarded(node('setTimeout(() => process.exit(5), 400)'), CONFIG, deps())).toBe(5);
+    try {
+      expect(await runGuarded(jobUntil(release, 5), CONFIG, deps())).toBe(5);
+    } finally {
+      fs.rmSync(release, { force: true });
+    }
     expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand).length).toBeGreaterThanOrEqual(2);
     expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)[0].args[0].input).toEqual({
       AutoScalingGroupName: GROUP,
@@ -258,13 +281,23 @@ describe('job-guard', () => {
   });
 
   test('with two jobs on one worker, the first to finish keeps protection; the last one clears it', async () => {
-    const long = runGuarded(node('setTimeout(() => process.exit(0), 600)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
-    await new Promise((r) => setTimeout(r, 150));
-    const short = await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
-    expect(short).toBe(0);
-    expect(events.filter((e) => e.startsWith('protection'))).toEqual(['protection on', 'protection on']);
-    expect(logs).toContain('INFO another job still runs on this instance: protection stays');
-    expect(await long).toBe(0);
+    const release = path.join(stateDir, '..', `${path.basename(stateDir)}-release`);
+    const long = runGuarded(jobUntil(release, 0), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
+    try {
+      // The first job is registered and running before the second starts.
+      await until(() => events.includes('job started') && fs.readdirSync(stateDir).length === 1);
+      const short = await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps());
+      expect(short).toBe(0);
+      expect(events.filter((e) => e.startsWith('protection'))).toEqual(['protection on', 'protection on']);
+      expect(logs).toContain('INFO another job still runs on this instance: protection stays');
+      expect(events.filter((e) => e === 'job ended')).toHaveLength(1);
+      fs.writeFileSync(release, '');
+      expect(await long).toBe(0);
+    } finally {
+      fs.writeFileSync(release, '');
+      await long.catch(() => undefined);
+      fs.rmSync(release, { force: true });
+    }
     expect(events.filter((e) => e.startsWith('protection'))).toEqual(['protection on', 'protection on', 'protection off']);
     expect(fs.readdirSync(stateDir)).toEqual([]);
   });
