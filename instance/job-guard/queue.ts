@@ -6,7 +6,7 @@
  * (and to the dead-letter queue after maxReceiveCount).
  */
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { isTransient } from '../../lambda/shared/errors';
+import { isNotFound, isTransient } from '../../lambda/shared/errors';
 import { retry } from '../../lambda/shared/retry';
 import type { GuardConfig } from './args';
 import { guardedRun, type GuardDeps } from './guard';
@@ -19,7 +19,8 @@ export interface QueueDeps extends GuardDeps {
 
 /** Receives at most one message and runs `command` for it; returns the job's exit code (0 when the queue was empty). */
 export async function receiveAndRun(queueUrl: string, command: string[], config: GuardConfig, deps: QueueDeps): Promise<number> {
-  const opts = { deadlineMs: 60_000, baseDelayMs: 200, maxDelayMs: 5_000, ...deps.retry, retryable: isTransient };
+  // A queue that does not exist (QueueDoesNotExist) is a wrong configuration: not retried like throttling or a 5xx.
+  const opts = { deadlineMs: 60_000, baseDelayMs: 200, maxDelayMs: 5_000, ...deps.retry, retryable: (e: unknown) => isTransient(e) && !isNotFound(e) };
   const out = await retry(
     () => deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: deps.waitTimeSeconds ?? 20 })),
     opts,

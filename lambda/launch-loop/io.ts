@@ -71,6 +71,8 @@ export function isGroupGone(err: unknown): boolean {
 
 export function createIo(clients: Clients, timing: Timing = {}) {
   const base = { sleep: timing.sleep, now: timing.now, random: timing.random };
+  // CodeDeploy's "does not exist" answers are final (the deployment or target is gone), not a consistency delay.
+  const notGone = (e: unknown) => isTransient(e) && !isNotFound(e);
   const call = <T>(fn: () => Promise<T>, retryable: (e: unknown) => boolean = isTransient) =>
     retry(fn, { ...base, retryable, deadlineMs: timing.callDeadlineMs ?? 20_000, baseDelayMs: 200, maxDelayMs: 3_000 });
 
@@ -108,7 +110,7 @@ export function createIo(clients: Clients, timing: Timing = {}) {
 
     /** The deployment's status, who created it (`autoscaling` for a launch deployment) and its error. */
     async describeDeployment(deploymentId: string): Promise<NonNullable<Evidence['deployment']>> {
-      const out = await call(() => clients.codedeploy.send(new GetDeploymentCommand({ deploymentId })));
+      const out = await call(() => clients.codedeploy.send(new GetDeploymentCommand({ deploymentId })), notGone);
       const info = out.deploymentInfo;
       return {
         id: deploymentId,
@@ -125,7 +127,7 @@ export function createIo(clients: Clients, timing: Timing = {}) {
      */
     async describeFailedLifecycleEvent(deploymentId: string, instanceId: string): Promise<FailedLifecycleEvent | undefined> {
       try {
-        const out = await call(() => clients.codedeploy.send(new GetDeploymentTargetCommand({ deploymentId, targetId: instanceId })));
+        const out = await call(() => clients.codedeploy.send(new GetDeploymentTargetCommand({ deploymentId, targetId: instanceId })), notGone);
         const events = out.deploymentTarget?.instanceTarget?.lifecycleEvents ?? [];
         const failed = events.find((e) => e.status === 'Failed') ?? events.find((e) => e.diagnostics && e.diagnostics.errorCode !== 'Success');
         if (!failed) return undefined;
