@@ -46,6 +46,9 @@ stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid
 trap stop TERM INT
 mkdir -p ${shellQuote(run)}
 mark 0
+# The servers' state a reload hands to the new worker (DNS mode loads it): "1" is an empty state of version 1, so a
+# first start finds a valid file instead of warning that there is none.
+[ -e ${shellQuote(`${run}/server-state`)} ] || printf '1\\n' > ${shellQuote(`${run}/server-state`)}
 while true; do
   ${o.haproxyBinary ?? 'haproxy'} -W -db ${files} &
   pid=$!

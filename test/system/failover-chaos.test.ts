@@ -63,7 +63,7 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
   };
   /** Both HAProxy up, the preferred node A master with the address, and a connection answered by it, for 500 ms. */
   const settled = async (what: string, timeoutMs = 40_000) => {
-    await until(
+    await untilOrExplain(
       `${what}: settled on A`,
       () => {
         const t = Date.now();
@@ -72,6 +72,19 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
       timeoutMs,
       50,
     );
+  };
+  /** `until`, and on a timeout the state it found, so that a failed run says why. */
+  const untilOrExplain = async (what: string, fn: () => boolean, timeoutMs: number, everyMs: number) => {
+    try {
+      await until(what, fn, timeoutMs, everyMs);
+    } catch (e) {
+      const t = Date.now();
+      const tail = (f: string) => (fs.existsSync(path.join(lab.dir, f)) ? fs.readFileSync(path.join(lab.dir, f), 'utf8').split('\n').slice(-6).join('\n') : '');
+      throw new Error(
+        `${(e as Error).message}: ${JSON.stringify({ state: monitor.stateAt(t), up: { a: haproxyUp('a'), b: haproxyUp('b') }, windows: monitor.windows(t - 2_000, t) })}\n` +
+          ['a-keepalived.log', 'b-keepalived.log', 'a-agent.log', 'b-agent.log'].map((f) => `${f}:\n${tail(f)}`).join('\n'),
+      );
+    }
   };
   const killHaproxy = (n: NodeName) => process.kill(lab.haproxyPid(n), 'SIGKILL');
   const keepalivedPids = (n: NodeName) => ['keepalived.pid', 'vrrp.pid'].map((f) => Number(fs.readFileSync(path.join(lab.nodeDir(n).runDir, f), 'utf8').trim()));
@@ -87,7 +100,8 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
    */
   const judge = (name: string, start: number, faultMs: number): Window[] => {
     const end = Date.now();
-    const between = lastSettled > 0 ? monitor.windows(lastSettled, start) : [];
+    // Up to just before the fault: a probe that started with the fault belongs to it.
+    const between = lastSettled > 0 ? monitor.windows(lastSettled, start - 100) : [];
     const windows = monitor.windows(start, end);
     lastSettled = end;
     const line = `${name}: ${windows.length === 0 ? 'no window' : windows.map((w) => `${w.ms} ms (${w.why})`).join(', ')}; settled after ${end - start} ms`;
@@ -142,7 +156,7 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
     }
     await until('node A master with the address', () => lab.routeVia() === 'a', 30_000);
     monitor = new InvariantMonitor(lab, marker, PORT);
-    monitor.start();
+    await monitor.start();
     await settled('start');
   }, 90_000);
 

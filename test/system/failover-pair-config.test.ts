@@ -76,7 +76,9 @@ describe('rendered files accepted by the real programs', () => {
       backendName: 'app-cluster3.example.com',
     });
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(configDir, name), text);
-    // The files exactly as shipped: the agent writes nothing in DNS mode.
+    // The files exactly as shipped: the agent writes nothing in DNS mode. The supervisor puts an empty servers' state
+    // (version line only) in the run directory before the first start.
+    fs.writeFileSync(path.join(configDir, 'server-state'), '1\n');
     const r = spawnSync('haproxy', ['-c', '-f', path.join(configDir, 'haproxy.cfg'), '-f', path.join(configDir, 'app-backend.cfg')], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toContain('Configuration file is valid');
     expect(r.stderr).not.toMatch(/ALERT|WARNING/);

@@ -43,21 +43,25 @@ export class InvariantMonitor {
     private readonly probeEveryMs = 10,
   ) {}
 
-  public start(): void {
-    const t0 = Date.now();
+  public async start(): Promise<void> {
     for (const node of ['a', 'b'] as const) {
-      const ns = this.lab.ns(node);
-      this.watch(['-o', '-n', ns, 'monitor', 'address'], (line, t) => {
+      this.watch(['-o', '-n', this.lab.ns(node), 'monitor', 'address'], (line, t) => {
         if (!line.includes(` ${this.marker}/`)) return;
         this.changes.push({ t, kind: 'master', node, value: !line.startsWith('Deleted') });
       });
-      const now = execFileSync('ip', ['-o', '-n', ns, 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
-      this.changes.push({ t: t0, kind: 'master', node, value: now.includes(` ${this.marker}/`) });
     }
     this.watch(['-o', '-n', this.lab.ns('c'), 'monitor', 'route'], (line, t) => {
       if (!line.includes(`${VIP} `)) return;
       this.changes.push({ t, kind: 'route', value: line.startsWith('Deleted') ? undefined : nodeOf(/ via (\S+)/.exec(line)?.[1]) });
     });
+    // The starting point is read once the monitors listen (a change before they did would be lost): from here on
+    // every change is an event.
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    for (const node of ['a', 'b'] as const) {
+      const now = execFileSync('ip', ['-o', '-n', this.lab.ns(node), 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
+      this.changes.push({ t: t0, kind: 'master', node, value: now.includes(` ${this.marker}/`) });
+    }
     this.changes.push({ t: t0, kind: 'route', value: this.lab.routeVia() });
     this.probe = new ProbeLog(this.lab.spawnIn('c', 'node', [PROBER, 'probe', VIP, String(this.port), String(this.probeEveryMs)]));
   }
