@@ -71,7 +71,7 @@ export function isGroupGone(err: unknown): boolean {
 
 export function createIo(clients: Clients, timing: Timing = {}) {
   const base = { sleep: timing.sleep, now: timing.now, random: timing.random };
-  // CodeDeploy's "does not exist" answers are final (the deployment or target is gone), not a consistency delay.
+  // CodeDeploy's "does not exist" and SNS's NotFound are final (the deployment, target or topic is gone), not a consistency delay.
   const notGone = (e: unknown) => isTransient(e) && !isNotFound(e);
   const call = <T>(fn: () => Promise<T>, retryable: (e: unknown) => boolean = isTransient) =>
     retry(fn, { ...base, retryable, deadlineMs: timing.callDeadlineMs ?? 20_000, baseDelayMs: 200, maxDelayMs: 3_000 });
@@ -95,7 +95,7 @@ export function createIo(clients: Clients, timing: Timing = {}) {
             new PutCommand({
               TableName: tableName,
               Item: { group, version: expectedVersion + 1, state: JSON.stringify(state), expiresAt },
-              ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(#g)' : '#v = :expected',
+              ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(#g)' : '#v >= :expected',
               ExpressionAttributeNames: expectedVersion === 0 ? { '#g': 'group' } : { '#v': 'version' },
               ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
             }),
@@ -244,7 +244,8 @@ export function createIo(clients: Clients, timing: Timing = {}) {
     },
 
     async publish(topicArn: string, subject: string, message: string): Promise<void> {
-      await call(() => clients.sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message })));
+      // A topic that does not exist (SNS NotFound) will not appear by waiting: not retried.
+      await call(() => clients.sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message })), notGone);
     },
   };
 }
