@@ -95,7 +95,7 @@ export function createIo(clients: Clients, timing: Timing = {}) {
             new PutCommand({
               TableName: tableName,
               Item: { group, version: expectedVersion + 1, state: JSON.stringify(state), expiresAt },
-              ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(#g)' : '#v >= :expected',
+              ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(#g)' : '#v = :expected',
               ExpressionAttributeNames: expectedVersion === 0 ? { '#g': 'group' } : { '#v': 'version' },
               ExpressionAttributeValues: expectedVersion === 0 ? undefined : { ':expected': expectedVersion },
             }),
