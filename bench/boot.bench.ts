@@ -12,6 +12,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { sweepStaleLabs } from '../test/system/boot-lab/lab';
 import { FaultName, FAULTS, NodeType, runScenarios, Scenario, ScenarioRun } from '../test/system/boot-lab/scenarios';
 import { synthSite } from '../test/system/boot-lab/synth-site';
 import { median, ROOT, writeResults } from './common';
@@ -75,6 +76,7 @@ function rowOf(code: Row['code'], r: ScenarioRun): Row {
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
+  sweepStaleLabs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-boot-bench-'));
   const outs: Record<Row['code'], string> = { ours: path.join(dir, 'ours-out'), baseline: '' };
   const rows: Row[] = [];

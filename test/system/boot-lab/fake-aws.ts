@@ -21,6 +21,7 @@
 import { createHash, randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import * as https from 'https';
 import * as wire from '../../wire/bodies';
 import type { WireAnswer } from '../../wire/server';
 
@@ -53,7 +54,7 @@ interface Message { id: string; body: string; receipt: string; invisibleUntil: n
 const queues = new Map<string, { messages: Message[]; waiters: Array<() => void> }>();
 const items = new Map<string, Map<string, unknown>>();
 
-for (const q of config.queues ?? []) queues.set(q.url, { messages: [], waiters: [] });
+for (const url of config.queues ?? []) queues.set(url, { messages: [], waiters: [] });
 for (const m of config.messages ?? []) sendMessage(m.queueUrl, m.body);
 
 function sendMessage(queueUrl: string, body: string): string {
@@ -313,7 +314,7 @@ function autoscaling(res: Res, params: Params): void {
 
 const SQS = 'com.amazonaws.sqs#';
 
-async function sqs(req: Req, res: Res, action: string, input: any): Promise<void> {
+async function sqs(res: Res, action: string, input: any): Promise<void> {
   const ok = (out: unknown) => {
     answer(res, wire.jsonOk(out));
     event({ service: 'sqs', action, status: 200, params: input });
@@ -331,6 +332,10 @@ async function sqs(req: Req, res: Res, action: string, input: any): Promise<void
     }
     case 'ReceiveMessage': {
       const deadline = Date.now() + Math.min(input.WaitTimeSeconds ?? 0, 20) * 1000;
+      let gone = false;
+      res.on('close', () => {
+        gone = true;
+      });
       for (;;) {
         const now = Date.now();
         const m = q.messages.find((x) => x.invisibleUntil <= now);
@@ -339,7 +344,7 @@ async function sqs(req: Req, res: Res, action: string, input: any): Promise<void
           m.invisibleUntil = now + (input.VisibilityTimeout ?? 30) * 1000;
           return ok({ Messages: [{ MessageId: m.id, ReceiptHandle: m.receipt, MD5OfBody: md5(m.body), Body: m.body }] });
         }
-        if (now >= deadline || req.destroyed) return ok({});
+        if (now >= deadline || gone) return ok({});
         await new Promise<void>((r) => {
           q.waiters.push(r);
           setTimeout(r, Math.min(500, deadline - now));
@@ -426,7 +431,7 @@ async function api(req: Req, res: Res, body: string): Promise<void> {
   }
   if (service === 'ec2') return ec2(res, params);
   if (service === 'autoscaling') return autoscaling(res, params);
-  if (service === 'sqs') return sqs(req, res, action, input);
+  if (service === 'sqs') return sqs(res, action, input);
   if (service === 'dynamodb') return dynamodb(res, action, input);
   event({ service, action: req.url, status: 400 });
   return answer(res, wire.jsonError('UnknownService', `the boot lab does not answer ${service}`));
@@ -459,7 +464,7 @@ function control(res: Res, body: string, url: URL): void {
   res.end();
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -478,8 +483,12 @@ const server = http.createServer((req, res) => {
         res.end();
       });
   });
-});
+};
+const server = http.createServer(handler);
 server.keepAliveTimeout = 1000;
+// SQS is reached by the queue URL's host name, over https (see the lab's Resolver.queueUrl).
+const tlsServer = https.createServer({ key: fs.readFileSync(config.tls.key), cert: fs.readFileSync(config.tls.cert) }, handler);
+tlsServer.keepAliveTimeout = 1000;
 server.listen(80, '0.0.0.0', () => {
-  fs.writeFileSync(`${config.events}.ready`, String(process.pid));
+  tlsServer.listen(443, '0.0.0.0', () => fs.writeFileSync(`${config.events}.ready`, String(process.pid)));
 });

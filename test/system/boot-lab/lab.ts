@@ -19,7 +19,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ACCOUNT, assetObjects, LaunchTemplateBoot } from './user-data';
+import { ACCOUNT, assetObjects, LaunchTemplateBoot, sqsHost } from './user-data';
 
 export type FaultKind = 's3' | 'repo' | 'iam' | 'missing';
 
@@ -100,7 +100,7 @@ export class BootLab {
   private t0 = 0;
 
   constructor(private readonly o: LabOptions) {
-    this.prefix = `rfbl-${process.pid % 100000}-${o.subnet}-`;
+    this.prefix = `rfbl-${process.pid}-${o.subnet}-`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-boot-lab-'));
     this.tools = path.join(this.dir, 'tools');
     this.disk = path.join(this.dir, 'disk');
@@ -152,13 +152,17 @@ export class BootLab {
     const which = (p: string) => execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }).trim();
     for (const p of ['haproxy', 'keepalived', 'unzip']) fs.copyFileSync(which(p), path.join(this.tools, 'pkgs', p));
     fs.writeFileSync(path.join(this.tools, 'pkgs', 'node'), '');
-    for (const f of ['nginx.service', 'codedeploy-agent.service']) fs.copyFileSync(path.join(IMAGE, f), path.join(this.tools, 'pkgs', f));
+    for (const f of ['nginx.service', 'codedeploy-agent.service', 'haproxy-wrapper']) fs.copyFileSync(path.join(IMAGE, f), path.join(this.tools, 'pkgs', f));
     fs.copyFileSync('/usr/bin/aws', path.join(this.tools, 'pkgs', 'aws-cli.py'));
     const state = path.join(this.tools, 'state');
     fs.writeFileSync(path.join(state, 'repo-url'), `http://${this.vpcIp}/repo`);
     fs.writeFileSync(path.join(state, 'aws-url'), `http://${this.vpcIp}`);
     // What every process on the instance gets besides its own environment: the SDKs' endpoint override.
-    fs.writeFileSync(path.join(state, 'env.json'), JSON.stringify({ AWS_ENDPOINT_URL: `http://${this.vpcIp}` }));
+    // and the lab's CA, which signed the certificate of the lab's https SQS (see Resolver.queueUrl).
+    fs.writeFileSync(path.join(state, 'env.json'), JSON.stringify({ AWS_ENDPOINT_URL: `http://${this.vpcIp}`, NODE_EXTRA_CA_CERTS: '/opt/boot-lab/state/lab-ca.pem' }));
+    const tls = labCertificate();
+    fs.copyFileSync(tls.ca, path.join(state, 'lab-ca.pem'));
+    fs.chmodSync(path.join(state, 'lab-ca.pem'), 0o644);
     fs.writeFileSync(path.join(state, 'units.log'), '');
   }
 
@@ -172,6 +176,9 @@ export class BootLab {
     fs.writeFileSync(up('usr/bin/systemctl'), `#!/bin/sh\nexec /opt/boot-lab/pkgs/node /opt/boot-lab/bin/systemctl.mjs "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(up('usr/bin/aws'), `#!/bin/sh\n# AWS CLI v2 (Debian's awscli), pointed at the lab's AWS.\nexec /usr/bin/python3 /opt/boot-lab/pkgs/aws-cli.py --endpoint-url "$(cat /opt/boot-lab/state/aws-url)" "$@"\n`, { mode: 0o755 });
     for (const f of ['dnf', 'rpm']) fs.chmodSync(up(`usr/bin/${f}`), 0o755);
+    // Queue URLs name SQS's host: on the instance it is the lab's SQS (see Resolver.queueUrl).
+    fs.mkdirSync(up('etc'), { recursive: true });
+    fs.writeFileSync(up('etc/hosts'), `${fs.readFileSync('/etc/hosts', 'utf8').trimEnd()}\n${this.vpcIp} ${sqsHost('eu-west-1')}\n`);
     // The machine's Debian packages enabled their units (haproxy, mariadb, ...): the AMI enables none of them.
     const etc = '/etc/systemd/system';
     for (const wants of fs.existsSync(etc) ? fs.readdirSync(etc).filter((d) => d.endsWith('.wants')) : []) {
@@ -231,6 +238,7 @@ export class BootLab {
       fault: this.o.fault ? { ...this.o.fault, ms: this.o.fault.ms ?? null } : undefined,
       queues: this.o.queues ?? [],
       messages: this.o.messages ?? [],
+      tls: labCertificate(),
     };
     fs.writeFileSync(path.join(this.dir, 'fake-aws.json'), JSON.stringify(config));
     fs.writeFileSync(config.events, '');
@@ -273,7 +281,7 @@ export class BootLab {
   }
 
   private instanceEnv(): string[] {
-    return ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', `AWS_ENDPOINT_URL=http://${this.vpcIp}`];
+    return ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', `AWS_ENDPOINT_URL=http://${this.vpcIp}`, 'NODE_EXTRA_CA_CERTS=/opt/boot-lab/state/lab-ca.pem'];
   }
 
   /**
@@ -375,7 +383,15 @@ export class BootLab {
    * systemd does at boot: every enabled unit started, in After= order. cloud-init does not run user data again.
    */
   public async reboot(): Promise<void> {
+    const init = this.pid1HostPid;
     this.killInstance();
+    await this.waitFor(() => !init || !fs.existsSync(`/proc/${init}`), 15_000, 'the old instance to stop');
+    // One end of the veth deleted deletes both; the instance's namespace may outlive its processes for a moment.
+    try {
+      ip('-n', this.ns('v'), 'link', 'del', 'veth0');
+    } catch {
+      /* gone with the namespace */
+    }
     try {
       ip('netns', 'del', this.ns('i'));
     } catch {
@@ -451,6 +467,53 @@ export class BootLab {
       }
     }
     if (process.env.BOOT_LAB_KEEP !== '1') fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+let certificate: { ca: string; cert: string; key: string } | undefined;
+
+/** A CA of this run and a certificate it signed for SQS's host name (made once per process with openssl). */
+export function labCertificate(): { ca: string; cert: string; key: string } {
+  if (certificate) return certificate;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-boot-lab-tls-'));
+  const f = (n: string) => path.join(dir, n);
+  const host = sqsHost('eu-west-1');
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=resilient-fleet boot lab CA', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${host}`, '-keyout', f('key.pem'), '-out', f('req.pem'));
+  fs.writeFileSync(f('ext.cnf'), `subjectAltName=DNS:${host}\n`);
+  openssl('x509', '-req', '-in', f('req.pem'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('cert.pem'));
+  certificate = { ca: f('ca.pem'), cert: f('cert.pem'), key: f('key.pem') };
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return certificate;
+}
+
+/**
+ * Deletes what labs of runs that no longer exist left behind (a run killed before its `close()`): their namespaces
+ * (named rfbl-<pid>-...) and every process in them. Labs of live runs are left alone.
+ */
+export function sweepStaleLabs(): void {
+  let names: string[] = [];
+  try {
+    names = ip('netns', 'list').split('\n').map((l) => l.split(' ')[0]).filter((n) => /^rfbl-\d+-/.test(n));
+  } catch {
+    return;
+  }
+  for (const ns of names) {
+    const pid = Number(/^rfbl-(\d+)-/.exec(ns)![1]);
+    if (fs.existsSync(`/proc/${pid}`)) continue;
+    try {
+      for (const p of ip('netns', 'pids', ns).split('\n').filter(Boolean).map(Number)) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      ip('netns', 'del', ns);
+    } catch {
+      /* gone meanwhile */
+    }
   }
 }
 

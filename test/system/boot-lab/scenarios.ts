@@ -73,6 +73,8 @@ export interface RunOptions {
   readonly maxBootMs?: number;
   /** Environment for the boot script (the contract's documented RF_* knobs), per scenario. */
   readonly bootEnv?: (s: Scenario) => Record<string, string>;
+  /** Every lab is pushed here as soon as it exists, so a caller can close them all even if this never resolves. */
+  readonly labs?: BootLab[];
 }
 
 /** Boots every scenario, at most `concurrency` at a time; the labs stay up for checks (close them yourself). */
@@ -95,6 +97,7 @@ export async function runScenarios(scenarios: Scenario[], o: RunOptions): Promis
         queues: queues.all,
         messages: queues.named ? [{ queueUrl: queues.named, body: SAMPLE_MESSAGE }] : [],
       });
+      o.labs?.push(lab);
       const hookMs = (boot.launchHookHeartbeatSeconds ?? 120) * 1000;
       try {
         await lab.start();

@@ -19,6 +19,9 @@ export interface Template {
 
 export const ACCOUNT = '123456789012';
 
+/** SQS's regional host name, as queue URLs carry it. */
+export const sqsHost = (region: string): string => `sqs.${region}.amazonaws.com`;
+
 export function readTemplate(outdir: string, stack: string): Template {
   return JSON.parse(fs.readFileSync(path.join(outdir, `${stack}.template.json`), 'utf8'));
 }
@@ -31,9 +34,13 @@ export class Resolver {
     private readonly region: string,
   ) {}
 
-  /** A queue's Ref is its URL; the lab's SQS answers on that URL (the SDK sends it in the request body). */
+  /**
+   * A queue's Ref is its URL. The SDK sends SQS calls to the queue URL's host whatever its endpoint setting says
+   * (useQueueUrlAsEndpoint), so on the instance SQS's host name is the lab's SQS: /etc/hosts points it at the VPC
+   * side, where the fake answers https with a certificate from the lab's own CA (NODE_EXTRA_CA_CERTS).
+   */
   public queueUrl(logicalId: string): string {
-    return `https://sqs.${this.region}.amazonaws.com/${ACCOUNT}/${this.stack}-${logicalId}`;
+    return `https://${sqsHost(this.region)}/${ACCOUNT}/${this.stack}-${logicalId}`;
   }
 
   public ref(id: string): string {

@@ -146,8 +146,31 @@ function groupId(group) {
 const SIMULATED = new Set([
   'Type', 'User', 'Group', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'ExecStartPre', 'ExecStart', 'ExecStartPost', 'ExecReload', 'ExecStop',
   'RuntimeDirectory', 'RuntimeDirectoryMode', 'StateDirectory', 'LogsDirectory', 'Restart', 'RestartSec', 'LimitNOFILE', 'NoNewPrivileges', 'AmbientCapabilities',
-  'RemainAfterExit', 'CapabilityBoundingSet',
+  'RemainAfterExit', 'CapabilityBoundingSet', 'ExecStopPost',
 ]);
+
+/** The .service units a unit pulls in (Wants=, Requires=) that exist. */
+function pulledIn(u) {
+  return [...(u.unit.Wants ?? []), ...(u.unit.Requires ?? [])].flatMap((v) => v.split(/\s+/)).filter((n) => n.endsWith('.service') && unitFile(n));
+}
+
+/** ExecStop= then ExecStopPost= (failures ignored, as systemd goes on stopping). */
+function runStopCommands(u, mainPid, keys = ['ExecStop', 'ExecStopPost']) {
+  let env;
+  try {
+    env = { ...environmentOf(u), MAINPID: mainPid ? String(mainPid) : '' };
+  } catch {
+    return;
+  }
+  for (const key of keys) {
+    for (const line of u.service[key] ?? []) {
+      const { words, privileged } = parseExec(line, env);
+      const argv = wrap(u, words, privileged);
+      const r = spawnSync(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+      record({ unit: u.name, event: key === 'ExecStop' ? 'exec-stop' : 'exec-stop-post', argv: words, code: r.status });
+    }
+  }
+}
 
 /** The argv that runs `words` as the unit's user, with its capabilities and limits (setpriv, as systemd's exec does). */
 function wrap(u, words, privileged) {
@@ -164,7 +187,20 @@ function wrap(u, words, privileged) {
   if (!privileged && /^(yes|true|1)$/i.test(last(u.service.NoNewPrivileges, 'no'))) pre.push(...(pre.length ? [] : ['setpriv']), '--no-new-privs');
   if (pre.length) pre.push('--');
   const argv = [...pre, ...words];
-  return nofile ? ['prlimit', `--nofile=${nofile}`, '--', ...argv] : argv;
+  return nofile ? ['prlimit', `--nofile=${labNofile(u, nofile)}`, '--', ...argv] : argv;
+}
+
+/**
+ * LimitNOFILE=, within what the lab may set: systemd raises the limit as far as the kernel allows, but the lab's
+ * machine may withhold CAP_SYS_RESOURCE, so a value above the lab's own hard limit is lowered to it (recorded).
+ */
+function labNofile(u, wanted) {
+  const row = /^Max open files\s+(\d+)\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+  const hard = row && row[2] !== 'unlimited' ? Number(row[2]) : Infinity;
+  const value = wanted === 'infinity' ? hard : Number(wanted);
+  if (value <= hard) return String(value);
+  record({ unit: u.name, event: 'limit-lowered', key: 'LimitNOFILE', wanted, used: hard });
+  return String(hard);
 }
 
 function parseExec(line, env) {
@@ -242,10 +278,11 @@ function runSync(u, line, env, what) {
 }
 
 /** Starts a unit and returns when systemd's `start` would (oneshot: when it has run; others: when the main process runs). */
-async function start(name) {
-  if (isActive(name)) return;
+async function start(name, chain = []) {
+  if (isActive(name) || chain.includes(name)) return;
   const u = parseUnit(name);
   if (!u) throw new Error(`Unit ${name} not found.`);
+  for (const dep of pulledIn(u)) await start(dep, [...chain, name]);
   const ignored = Object.keys(u.service).filter((k) => !SIMULATED.has(k));
   record({ unit: name, event: 'start', user: last(u.service.User, 'root'), notSimulated: ignored });
   const type = last(u.service.Type, 'simple');
@@ -323,6 +360,7 @@ async function runUnit(name) {
     const st = readState(name);
     record({ unit: name, event: 'exit', code, signal, error });
     if (st.stopping) return writeState(name, { state: 'inactive', type });
+    runStopCommands(u, child.pid, ['ExecStopPost']);
     const failed = code !== 0;
     if (restart === 'always' || (restart === 'on-failure' && failed)) {
       writeState(name, { ...st, state: 'active', main: undefined, restarting: true });
@@ -335,6 +373,9 @@ async function runUnit(name) {
 
 function stop(name) {
   const s = readState(name);
+  const u = parseUnit(name);
+  const running = s.state === 'active' || s.main;
+  if (u && running) runStopCommands(u, s.main, ['ExecStop']);
   if (s.runner && alive(s.runner)) {
     writeState(name, { ...s, stopping: true });
     try {
@@ -349,7 +390,18 @@ function stop(name) {
     } catch {
       /* gone */
     }
+    // systemd waits for the main process (TimeoutStopSec, 90 s; the lab: 5 s), then SIGKILL.
+    const end = Date.now() + 5000;
+    while (alive(s.main) && Date.now() < end) spawnSync('sleep', ['0.05']);
+    if (alive(s.main)) {
+      try {
+        process.kill(s.main, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   }
+  if (u && running) runStopCommands(u, s.main, ['ExecStopPost']);
   writeState(name, { state: 'inactive', type: s.type });
   record({ unit: name, event: 'stop' });
 }
@@ -368,9 +420,11 @@ async function labBoot() {
   const enabled = fs.existsSync(WANTS) ? fs.readdirSync(WANTS).filter((n) => n.endsWith('.service')).sort() : [];
   const units = new Map(enabled.map((n) => [n, parseUnit(n)]).filter(([, u]) => u));
   const done = new Set();
+  const words = (u, key) => (u.unit[key] ?? []).flatMap((a) => a.split(/\s+/));
   const visit = async (n, stack = []) => {
     if (done.has(n) || stack.includes(n)) return;
-    const after = (units.get(n).unit.After ?? []).flatMap((a) => a.split(/\s+/)).filter((a) => units.has(a));
+    // n starts after what its After= names, and after every unit whose Before= names n.
+    const after = [...words(units.get(n), 'After'), ...[...units].filter(([, u]) => words(u, 'Before').includes(n)).map(([m]) => m)].filter((a) => units.has(a));
     for (const a of after) await visit(a, [...stack, n]);
     done.add(n);
     try {
