@@ -20,8 +20,14 @@ export interface SupervisorOptions {
   readonly paths: ScriptPaths;
   /** HAProxy configuration files, in order. */
   readonly configFiles: readonly string[];
-  /** A port HAProxy binds on 127.0.0.1 (the stats port): bound means started. */
+  /**
+   * HAProxy's stats port on 127.0.0.1: HAProxy is ready once its stats (CSV) show the app backend UP, that is bound
+   * AND with a server that passed its checks. Bound alone is not serving: in DNS mode a fresh HAProxy has empty slots
+   * until its first answer and its checks (about 5 s), and a node marked up then took the address and refused clients.
+   */
   readonly readinessPort: number;
+  /** The backend that must be UP. @default 'app' */
+  readonly readinessBackend?: string;
   /** Seconds to wait before restarting HAProxy after it exited. */
   readonly restartDelaySeconds: number;
   /** The haproxy program. @default 'haproxy' */
@@ -41,6 +47,15 @@ pidfile=${shellQuote(`${run}/haproxy.pid`)}
 # reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
 # Up goes through a rename, so keepalived never reads a half-written "1".
 mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
+# Serving: the stats CSV shows the app backend UP (bound, and a server passed its checks). Builtins only.
+serving() {
+  { printf 'GET /;csv HTTP/1.0\\r\\n\\r\\n' >&3
+    while IFS= read -r line <&3; do
+      case "$line" in ${o.readinessBackend ?? 'app'},BACKEND,*) case "$line" in *,UP,*) return 0 ;; esac; return 1 ;; esac
+    done
+    return 1
+  } 3<>/dev/tcp/127.0.0.1/${o.readinessPort} 2>/dev/null
+}
 pid=0
 stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
 trap stop TERM INT
@@ -53,10 +68,10 @@ while true; do
   ${o.haproxyBinary ?? 'haproxy'} -W -db ${files} &
   pid=$!
   printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-  # Up once HAProxy binds, however long that takes: no give-up (a slow bind that outlasted a bounded wait left
+  # Up once HAProxy serves, however long that takes: no give-up (a slow start that outlasted a bounded wait left
   # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
   while kill -0 "$pid" 2>/dev/null; do
-    if (exec 3<>/dev/tcp/127.0.0.1/${o.readinessPort}) 2>/dev/null; then mark 1; break; fi
+    if serving; then mark 1; break; fi
     sleep 0.05
   done
   wait "$pid"

@@ -163,6 +163,15 @@ pidfile='/run/rfha/haproxy.pid'
 # reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
 # Up goes through a rename, so keepalived never reads a half-written "1".
 mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
+# Serving: the stats CSV shows the app backend UP (bound, and a server passed its checks). Builtins only.
+serving() {
+  { printf 'GET /;csv HTTP/1.0\\r\\n\\r\\n' >&3
+    while IFS= read -r line <&3; do
+      case "$line" in app,BACKEND,*) case "$line" in *,UP,*) return 0 ;; esac; return 1 ;; esac
+    done
+    return 1
+  } 3<>/dev/tcp/127.0.0.1/8404 2>/dev/null
+}
 pid=0
 stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
 trap stop TERM INT
@@ -175,10 +184,10 @@ while true; do
   haproxy -W -db -f '/etc/rfha/haproxy.cfg' -f '/etc/rfha/app-backend.cfg' &
   pid=$!
   printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-  # Up once HAProxy binds, however long that takes: no give-up (a slow bind that outlasted a bounded wait left
+  # Up once HAProxy serves, however long that takes: no give-up (a slow start that outlasted a bounded wait left
   # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
   while kill -0 "$pid" 2>/dev/null; do
-    if (exec 3<>/dev/tcp/127.0.0.1/8404) 2>/dev/null; then mark 1; break; fi
+    if serving; then mark 1; break; fi
     sleep 0.05
   done
   wait "$pid"
@@ -296,7 +305,7 @@ describe('each option reaches the staged files', () => {
   test('statsPort is HAProxy\'s local stats bind and the supervisor\'s readiness port', () => {
     const files = staged({ statsPort: 9999 });
     expect(files['haproxy.cfg']).toContain('  bind 127.0.0.1:9999\n');
-    expect(files['haproxy-supervisor.sh']).toContain('/dev/tcp/127.0.0.1/9999)');
+    expect(files['haproxy-supervisor.sh']).toContain('} 3<>/dev/tcp/127.0.0.1/9999 2>/dev/null\n');
   });
 
   test('maxConnections sets maxconn and the file limit; backendCheckPort and maxBackendServers the backend head', () => {

@@ -69,6 +69,8 @@ export class InvariantMonitor {
   private watch(args: string[], onLine: (line: string, t: number) => void): void {
     const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     this.children.push(child);
+    // `ip -n` joins the namespace: a node's power cut (lab.stopNode) must not end its observer.
+    if (child.pid) this.lab.observers.add(child.pid);
     let buf = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {

@@ -239,9 +239,12 @@ export class FailoverLab {
     }
   }
 
+  /** Processes that watch a node from inside its namespace (`ip -n <ns> monitor`): not the node's, never stopped with it. */
+  public readonly observers = new Set<number>();
+
   /** Every process of a node ends at once (a power cut); its run directory is emptied (tmpfs). */
   public stopNode(node: NodeName): void {
-    const pids = ip('netns', 'pids', this.ns(node)).split('\n').filter(Boolean).map(Number);
+    const pids = ip('netns', 'pids', this.ns(node)).split('\n').filter(Boolean).map(Number).filter((pid) => !this.observers.has(pid));
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
