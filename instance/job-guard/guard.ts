@@ -19,7 +19,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
   SetInstanceProtectionCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { errorName, isTransient } from '../../lambda/shared/errors';
+import { errorName, isTransient, isTransientAfterCreate } from '../../lambda/shared/errors';
 import type { Logger } from '../../lambda/shared/log';
 import { retry, type RetryOptions } from '../../lambda/shared/retry';
 import type { GuardConfig } from './args';
@@ -145,7 +145,8 @@ async function describeSelf(deps: GuardDeps, instanceId: string): Promise<Self> 
       lifecycleState: me.LifecycleState ?? 'Unknown',
       protectedFromScaleIn: me.ProtectedFromScaleIn === true,
     };
-  }, retryOpts(deps, 60_000));
+    // The first call after boot: the instance role's grant may still be propagating (AccessDenied), retried too.
+  }, { ...retryOpts(deps, 60_000), retryable: isTransientAfterCreate });
 }
 
 async function setProtection(deps: GuardDeps, self: Self, on: boolean, deadlineMs: number): Promise<void> {

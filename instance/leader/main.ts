@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isTransient } from '../../lambda/shared/errors';
+import { isTransientAfterCreate } from '../../lambda/shared/errors';
 import { imdsSession, type ImdsOptions } from '../../lambda/shared/imds';
 import { realSleep, retry, type RetryOptions } from '../../lambda/shared/retry';
 import { leaderOnly, leaderStatus, parseArgs, type ToolConfig, type ToolDeps } from './cli';
@@ -77,7 +77,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       config,
       instanceId: async () => (await imds.identity()).instanceId,
       groupName: (instanceId) =>
-        // A just-launched instance may not be listed yet: retry with backoff.
+        // A just-launched instance may not be listed yet, and its role's grant may still be propagating (AccessDenied):
+        // retry both with backoff, up to the deadline.
         retry(
           async () => {
             const res = await autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
@@ -85,7 +86,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
             if (!name) throw Object.assign(new Error(`${instanceId} is not listed in an Auto Scaling group yet`), { name: 'Instance.NotFound' });
             return name;
           },
-          { deadlineMs: 120_000, baseDelayMs: 500, maxDelayMs: 10_000, ...options.retry, retryable: isTransient },
+          { deadlineMs: 120_000, baseDelayMs: 500, maxDelayMs: 10_000, ...options.retry, retryable: isTransientAfterCreate },
         ),
       metadataTag: (key) => imds.get(`tags/instance/${key}`),
       bootId: options.bootId ?? (() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),

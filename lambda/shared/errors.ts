@@ -184,3 +184,12 @@ export function isServerFault(err: unknown): boolean {
 export function isTransient(err: unknown): boolean {
   return isThrottling(err) || isNotFound(err) || isServerFault(err);
 }
+
+/**
+ * isTransient, plus access denied: for the first calls of a program that starts with a role or grant created moments
+ * earlier (an instance at boot), where IAM is still propagating. Use it only there, with a deadline: elsewhere an access
+ * error is a wrong policy and must fail at once.
+ */
+export function isTransientAfterCreate(err: unknown): boolean {
+  return isTransient(err) || isAccessDenied(err);
+}

@@ -25,6 +25,7 @@ import {
   isNotFound,
   isThrottling,
   isTransient,
+  isTransientAfterCreate,
   type ErrorClass,
 } from '../../lambda/shared/errors';
 import * as wire from '../wire/bodies';
@@ -164,6 +165,13 @@ describe('AWS error classification, on errors the real SDK parsed from documente
     expect(isTransient(await sdkError('rds', wire.rds.throttling()))).toBe(true);
     expect(isTransient(await sdkError('ec2', wire.ec2Error('InvalidParameterValue', 'bad')))).toBe(false);
     expect(isTransient(await sdkError('rds', wire.rds.accessDenied('AddTagsToResource')))).toBe(false);
+  });
+
+  test('right after a create, access denied is worth retrying too (IAM propagation); nowhere else', async () => {
+    const denied = await sdkError('asg', wire.autoscaling.accessDenied('DescribeAutoScalingInstances'));
+    expect(isTransient(denied)).toBe(false);
+    expect(isTransientAfterCreate(denied)).toBe(true);
+    expect(isTransientAfterCreate(await sdkError('ec2', wire.ec2Error('InvalidParameterValue', 'bad')))).toBe(false);
   });
 
   test('errorName prefers the wire code and ignores the generic "Error" name', async () => {

@@ -89,6 +89,13 @@ describe('job-guard Auto Scaling calls', () => {
     expect(server.calls('CompleteLifecycleAction')).toHaveLength(1);
   });
 
+  test('at boot the role grant may still be propagating: AccessDenied on the first describe is retried', async () => {
+    server.on('DescribeAutoScalingInstances', wire.autoscaling.accessDenied('DescribeAutoScalingInstances'), self());
+    server.on('SetInstanceProtection', ok('SetInstanceProtection'));
+    expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(0);
+    expect(protections()).toEqual(['true', 'false']);
+  });
+
   test('protection that cannot be set (AccessDenied) fails closed: the job is not started', async () => {
     server.on('DescribeAutoScalingInstances', self());
     server.on('SetInstanceProtection', wire.autoscaling.accessDenied('SetInstanceProtection'));

@@ -87,12 +87,12 @@ describe('leader CLI against a fake IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT) a
     expect(imds.requests.filter((r) => r === 'GET /latest/meta-data/instance-id').length).toBeGreaterThanOrEqual(3);
   });
 
-  test('an instance the group does not list yet, and Auto Scaling throttling, are retried', async () => {
+  test('an instance the group does not list yet, Auto Scaling throttling and a grant still propagating (AccessDenied) are retried', async () => {
     server.on('GetItem', ledger(ME, 4));
-    server.on('DescribeAutoScalingInstances', wire.asgDescribeInstances([]), wire.autoscaling.throttling(), wire.asgDescribeInstances([{ id: ME, group: GROUP }]));
+    server.on('DescribeAutoScalingInstances', wire.asgDescribeInstances([]), wire.autoscaling.throttling(), wire.autoscaling.accessDenied('DescribeAutoScalingInstances'), wire.asgDescribeInstances([{ id: ME, group: GROUP }]));
     expect(await run('status', '--json')).toBe(0);
     expect(JSON.parse(out[0]).group).toBe(GROUP);
-    expect(server.calls('DescribeAutoScalingInstances')).toHaveLength(3);
+    expect(server.calls('DescribeAutoScalingInstances')).toHaveLength(4);
   });
 
   test('leader-only claims the run with a conditional put, runs the command, and records it done', async () => {
