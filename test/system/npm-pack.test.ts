@@ -8,7 +8,7 @@
  *
  * Needs the npm registry or npm's cache for the packages `cdk init` lists (jest, @swc/jest, typescript, tsx).
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -127,6 +127,23 @@ describe('the packed library in a new `cdk init` app', () => {
       const template = JSON.parse(fs.readFileSync(path.join(app, outdir, stack.properties!.templateFile!), 'utf8'));
       expect(Object.keys(template.Resources ?? {}).length).toBeGreaterThan(0);
     }
+  }, 5 * 60_000);
+
+  test('the runbook\'s offline review works with no credentials: cdk diff STACK --template FILE --exclusively', () => {
+    // As in docs/addressing.md: the template kept from the last deploy, against the app as it is now. Here the kept
+    // copy is the synthesized one with the blue/green weights swapped, so the diff has exactly that to show.
+    const outdir = path.join(app, 'cdk.out.address-stack');
+    const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Addresses.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { Weight?: number } }> };
+    const weighted = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Route53::RecordSet' && r.Properties.Weight !== undefined);
+    expect(weighted.length).toBeGreaterThan(0);
+    for (const r of weighted) r.Properties.Weight = 100 - r.Properties.Weight!;
+    const deployed = path.join(dir, 'Addresses.deployed.json');
+    fs.writeFileSync(deployed, JSON.stringify(template));
+    const diff = spawnSync('npx', ['cdk', 'diff', 'Addresses', '--template', deployed, '--exclusively', '--app', outdir], { cwd: app, env, encoding: 'utf8' });
+    const out = `${diff.stdout}${diff.stderr}`;
+    // Without --fail, cdk diff exits 0 when it could compare, differences or not.
+    expect({ status: diff.status, out }).toEqual({ status: 0, out: expect.stringContaining('Weight') });
+    expect(out).not.toMatch(/credentials/i);
   }, 5 * 60_000);
 
   test('the README\'s jest.config.js runs the snapshot test with the TypeScript transform and masks asset hashes', () => {
