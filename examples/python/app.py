@@ -7,7 +7,7 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from resilient_fleet import MultiAzFleet, ReplicatedMysql
+from resilient_fleet import FleetScheduledCapacity, MultiAzFleet, ReplicatedMysql
 
 
 class WebStack(cdk.Stack):
@@ -37,19 +37,18 @@ class WebStack(cdk.Stack):
             max_capacity=6,
             time_zone="Europe/Dublin",
             schedule=[
-                # Structs are keyword arguments of their class, or plain dicts with the Python (snake_case) names.
-                {
-                    "name": "MorningStart",
-                    "schedule": autoscaling.Schedule.cron(week_day="MON-FRI", hour="7", minute="0"),
-                    "min_capacity": 3,
-                    "desired_capacity": 3,
-                },
-                {
-                    "name": "NightlyStop",
-                    "schedule": autoscaling.Schedule.cron(week_day="MON-FRI", hour="20", minute="0"),
-                    "min_capacity": 0,
-                    "desired_capacity": 0,
-                },
+                FleetScheduledCapacity(
+                    name="MorningStart",
+                    schedule=autoscaling.Schedule.cron(week_day="MON-FRI", hour="7", minute="0"),
+                    min_capacity=3,
+                    desired_capacity=3,
+                ),
+                FleetScheduledCapacity(
+                    name="NightlyStop",
+                    schedule=autoscaling.Schedule.cron(week_day="MON-FRI", hour="20", minute="0"),
+                    min_capacity=0,
+                    desired_capacity=0,
+                ),
             ],
         )
         fleet.add_user_data("dnf install -y nginx", "systemctl enable --now nginx")  # before the CodeDeploy agent starts

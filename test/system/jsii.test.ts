@@ -187,8 +187,8 @@ describe('jsii build, API.md and the Python package', () => {
       ok(python, ['-c', 'import ast, sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', app], dir);
       const report = JSON.parse(ok(python, ['-c', CHECK_APP_PY, path.join(pkg, 'src', 'resilient_fleet', '__init__.py'), app], dir)) as { imported: string[]; checked: string[]; problems: string[] };
       expect(report.problems).toEqual([]);
-      expect(report.imported).toEqual(['MultiAzFleet', 'ReplicatedMysql']);
-      expect(report.checked).toEqual(expect.arrayContaining(['MultiAzFleet', 'ReplicatedMysql', 'add_user_data', 'guard_launch_loops']));
+      expect(report.imported).toEqual(['FleetScheduledCapacity', 'MultiAzFleet', 'ReplicatedMysql']);
+      expect(report.checked).toEqual(expect.arrayContaining(['FleetScheduledCapacity', 'MultiAzFleet', 'ReplicatedMysql', 'add_user_data', 'guard_launch_loops']));
     });
 
     test('the app check notices a keyword argument the package does not take', () => {
