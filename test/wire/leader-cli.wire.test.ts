@@ -55,7 +55,9 @@ afterAll(async () => {
 });
 
 const instant = { sleep: async () => undefined, random: () => 0 };
-const run = (...argv: string[]) => main(argv, { env, out: (l) => out.push(l), err: (l) => err.push(l), retry: instant, bootId: () => 'boot-1', exec: async () => 0 });
+/** Per-request metadata timeout: generous, so a loaded CI machine never turns a slow answer into an extra request. */
+const SLOW_MACHINE_MS = 30_000;
+const run = (...argv: string[]) => main(argv, { env, out: (l) => out.push(l), err: (l) => err.push(l), retry: instant, imds: { timeoutMs: SLOW_MACHINE_MS }, bootId: () => 'boot-1', exec: async () => 0 });
 const ledger = (leader: string, term: number) => wire.jsonOk({ Item: { pk: { S: `${GROUP}#leader` }, sk: { S: 'leader' }, leader: { S: leader }, term: { N: String(term) }, since: { N: '1764572400000' } } });
 
 describe('leader CLI against a fake IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT) and the wire harness', () => {
@@ -129,7 +131,7 @@ describe('the shared IMDSv2 session (lambda/shared/imds.ts)', () => {
   });
 
   test('a token IMDS no longer accepts (401) is renewed within the session', async () => {
-    const session = imdsSession({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, retry: instant });
+    const session = imdsSession({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, retry: instant, timeoutMs: SLOW_MACHINE_MS });
     expect(await session.get('instance-id')).toBe(ME);
     imds.expireTokens();
     expect(await session.get('placement/region')).toBe('eu-west-1');
@@ -139,7 +141,7 @@ describe('the shared IMDSv2 session (lambda/shared/imds.ts)', () => {
 
   test('an instance id that is not one is retried until the deadline, then fails', async () => {
     imds.values['instance-id'] = 'not-an-id';
-    const session = imdsSession({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, retry: { ...instant, maxAttempts: 3 } });
+    const session = imdsSession({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, retry: { ...instant, maxAttempts: 3 }, timeoutMs: SLOW_MACHINE_MS });
     await expect(session.identity()).rejects.toThrow(/instance-id answered "not-an-id"/);
     expect(imds.requests.filter((r) => r === 'GET /latest/meta-data/instance-id')).toHaveLength(3);
   });
