@@ -122,7 +122,6 @@ ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
 RestrictNamespaces=yes
-RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
 SystemCallArchitectures=native`;
@@ -141,7 +140,8 @@ RuntimeDirectoryPreserve=yes`;
  *   its files on reload; its workers, which carry all client traffic, run as `haproxy` in a chroot (haproxy.cfg).
  *   Capabilities: CAP_SETUID/SETGID and CAP_SYS_CHROOT for that drop, CAP_SYS_RESOURCE for LimitNOFILE,
  *   CAP_NET_BIND_SERVICE only when a port below 1024 is bound;
- * - keepalived: VRRP needs raw sockets (CAP_NET_RAW) and the marker address needs CAP_NET_ADMIN;
+ * - keepalived: VRRP needs raw sockets (CAP_NET_RAW) and the marker address needs CAP_NET_ADMIN; its VRRP process
+ *   runs at a real-time priority (vrrp_rt_priority, CAP_SYS_NICE) so that a saturated CPU does not delay adverts;
  * - the agent: it reads keepalived's FIFO (root, 0600) and HAProxy's admin socket and signals keepalived to
  *   reload (CAP_KILL); it holds no other capability and writes only /etc/rfha and the run directory.
  */
@@ -167,6 +167,7 @@ ${runtimeDirectory(run)}
 ReadWritePaths=${run}
 CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${bind}
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictRealtime=yes
 ${HARDENING}
 
 [Install]
@@ -178,6 +179,9 @@ After=rfha-haproxy.service network-online.target
 Wants=network-online.target
 
 [Service]
+# keepalived must find the track file when it starts: a file created after it started was followed by rename only,
+# and HAProxy's death (written in place) went unnoticed. A missing file is written as down.
+ExecStartPre=/bin/sh -c '[ -e ${run}/haproxy.up ] || echo 0 > ${run}/haproxy.up'
 ExecStart=/usr/sbin/keepalived -n -l -D -f ${o.configDir}/keepalived.conf -p ${run}/keepalived.pid -r ${run}/vrrp.pid -c ${run}/checkers.pid
 ExecReload=/bin/kill -HUP $MAINPID
 # However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
@@ -187,7 +191,7 @@ Restart=always
 RestartSec=1
 ${runtimeDirectory(run)}
 ReadWritePaths=${run}
-CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL CAP_SYS_NICE
 RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
 ${HARDENING}
 
@@ -207,6 +211,7 @@ ${runtimeDirectory(run)}
 ReadWritePaths=${run} ${o.configDir}
 CapabilityBoundingSet=CAP_KILL
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictRealtime=yes
 ${HARDENING}
 
 [Install]

@@ -199,6 +199,12 @@ export class FailoverLab {
     // A SIGKILLed keepalived leaves its pid files behind (and its VRRP child a zombie that pid 1 may not reap
     // here); systemd's restart would start clean, so does this.
     for (const file of ['keepalived.pid', 'vrrp.pid', 'checkers.pid']) fs.rmSync(path.join(runDir, file), { force: true });
+    // The unit's ExecStartPre lines (staged), as systemd runs them before keepalived; else the same effect.
+    const unit = this.options.staged?.['rfha-keepalived.service'];
+    const pre = unit ? [...unit.matchAll(/^ExecStartPre=-?\/bin\/sh -c '(.*)'$/gm)].map((m) => m[1]) : [`[ -e ${NODE_PATHS.runDir}/haproxy.up ] || echo 0 > ${NODE_PATHS.runDir}/haproxy.up`];
+    for (const line of pre) {
+      execFileSync('ip', ['netns', 'exec', this.ns(node), 'sh', '-c', `mount --bind "$1" ${NODE_PATHS.configDir} && mount --bind "$2" ${NODE_PATHS.runDir} && ${line}`, 'sh', this.nodeDir(node).configDir, runDir]);
+    }
     const child = this.spawnIn(node, 'keepalived', ['-n', '-l', '-D', '-P', '-f', f.config, '-p', f.pidFile, '-r', f.vrrpPidFile, '-c', f.checkersPidFile], `${node}-keepalived.log`);
     if (withAgent && !this.agents.has(node)) this.startAgent(node);
     return child;
