@@ -1,12 +1,11 @@
 /**
- * An in-memory stand-in for the parts of DynamoDB, Auto Scaling and EC2 that the LeaderElection hook and the
- * on-instance tool use, evaluating exactly their condition expressions (atomically per request). It lets a
- * test drive the real handler and the real leader-only code through a whole story: launches, deployments,
- * the nightly stop, the morning.
+ * A stand-in for the parts of Auto Scaling and EC2 that the LeaderElection hook and the on-instance tool use, in front
+ * of a real DynamoDB (dynalite, see test/dynalite.ts): the ledger's condition and update expressions are evaluated by
+ * DynamoDB's own rules, not matched as strings. It lets a test drive the real handler and the real leader-only code
+ * through a whole story: launches, deployments, the nightly stop, the morning.
  */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clients } from '../../lambda/leader/io';
-
-type Item = Record<string, any>;
 
 export interface FakeInstance {
   id: string;
@@ -21,63 +20,27 @@ export interface AsgEvent {
   detail: Record<string, unknown>;
 }
 
-function ccf(): Error {
-  return Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
-}
-
 export class FakeAws {
-  readonly items = new Map<string, Item>();
   readonly instances: FakeInstance[] = [];
   readonly events: AsgEvent[] = [];
   desired = 0;
   private next = 0;
 
+  /** The ledger's DynamoDB client; set before the first call (a test starts dynalite in beforeAll). */
+  ddb?: DynamoDBDocumentClient;
+
   constructor(readonly group: string, readonly hookName: string) {}
 
   clients(): Clients {
     const client = { send: (c: never) => this.send(c) } as never;
-    return { ddb: client, autoscaling: client, ec2: client };
+    const ddb = { send: (c: never) => this.ddb!.send(c) } as never;
+    return { ddb, autoscaling: client, ec2: client };
   }
 
   async send(command: { constructor: { name: string }; input: any }): Promise<any> {
     await new Promise((r) => setImmediate(r)); // let concurrent callers interleave between requests
     const i = command.input;
-    const key = (k: { pk: string; sk: string }) => `${k.pk}|${k.sk}`;
-    const v = i.ExpressionAttributeValues ?? {};
     switch (command.constructor.name) {
-      case 'GetCommand': {
-        const item = this.items.get(key(i.Key));
-        return item ? { Item: structuredClone(item) } : {};
-      }
-      case 'PutCommand': {
-        const cur = this.items.get(key(i.Item));
-        const ok =
-          i.ConditionExpression === 'attribute_not_exists(pk)'
-            ? cur === undefined
-            : i.ConditionExpression === '#v = :expected'
-              ? cur?.version === v[':expected']
-              : i.ConditionExpression === 'attempt = :expected AND #s <> :done'
-                ? cur !== undefined && cur.attempt === v[':expected'] && cur.status !== 'DONE'
-                : unexpected(i.ConditionExpression);
-        if (!ok) throw ccf();
-        this.items.set(key(i.Item), structuredClone(i.Item));
-        return {};
-      }
-      case 'UpdateCommand': {
-        const cur = this.items.get(key(i.Key));
-        if (i.ConditionExpression === 'attempt = :attempt AND #o = :me') {
-          if (!cur || cur.attempt !== v[':attempt'] || cur.owner !== v[':me']) throw ccf();
-          this.items.set(key(i.Key), { ...cur, status: v[':status'], finishedAt: v[':now'], exitCode: v[':code'] });
-        } else if (i.ConditionExpression === 'attempt = :attempt AND #s = :running') {
-          if (!cur || cur.attempt !== v[':attempt'] || cur.status !== 'RUNNING') throw ccf();
-          this.items.set(key(i.Key), { ...cur, status: 'ABANDONED', abandonedAt: v[':now'] });
-        } else unexpected(i.ConditionExpression);
-        return {};
-      }
-      case 'QueryCommand': {
-        const items = [...this.items.values()].filter((it) => it.pk === v[':pk'] && String(it.sk).startsWith(v[':prefix']) && it.status === v[':running']);
-        return { Items: structuredClone(items) };
-      }
       case 'DescribeAutoScalingGroupsCommand':
         return {
           AutoScalingGroups: [

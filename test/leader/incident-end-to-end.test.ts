@@ -1,10 +1,12 @@
 import { leaderOnly, leaderStatus, type ToolDeps } from '../../instance/leader/cli';
 import { handle, type HookConfig } from '../../lambda/leader/index';
+import { startLedger, type Ledger } from '../dynalite';
 import { FakeAws } from './fake-aws';
 
 /**
  * The Beanstalk incident through the real code: the hook handler (lambda/leader) and leader-only /
- * leader-status (instance/leader), against an in-memory AWS that evaluates their conditional writes.
+ * leader-status (instance/leader), against a real DynamoDB (dynalite) that evaluates their conditional writes and
+ * updates, with Auto Scaling and EC2 simulated in memory.
  */
 const GROUP = 'app-blue-fleet';
 const HOOK = 'leader-handover';
@@ -14,6 +16,14 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} };
 describe('the Beanstalk incident, end to end (real hook and real leader-only)', () => {
   let clock = Date.parse('2026-11-23T07:00:00Z');
   const aws = new FakeAws(GROUP, HOOK);
+  let ledger: Ledger;
+  beforeAll(async () => {
+    ledger = await startLedger({ hash: 'pk', range: 'sk' }, config.tableName);
+    aws.ddb = ledger.ddb;
+  });
+  afterAll(async () => {
+    await ledger.stop();
+  });
   const hookDeps = { clients: aws.clients(), config, log: silent, timing: { now: () => clock, sleep: async (ms: number) => void (clock += ms), random: () => 0.5 } };
   const migrations: Array<{ deployment: string; instance: string }> = [];
 
