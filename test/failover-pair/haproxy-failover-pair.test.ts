@@ -226,7 +226,7 @@ describe('HaproxyFailoverPair options', () => {
   });
 
   test('advertInterval, failbackDelay, virtualRouterId, statsPort, backendCheckPort, maxBackendServers, maxConnections and drainTime reach the files and the hook', () => {
-    const { template } = build({
+    const { template, stack, pair } = build({
       advertInterval: Duration.millis(100),
       failbackDelay: Duration.seconds(30),
       virtualRouterId: 77,
@@ -239,7 +239,20 @@ describe('HaproxyFailoverPair options', () => {
     const t = template();
     t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { HeartbeatTimeout: 300 });
     t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 8080, ToPort: 8080 });
-    // The files are an asset; the construct's own renderer output is checked by the renderer tests.
+    // The files themselves, as staged for the nodes' Config asset.
+    const dir = configDir(stack, pair);
+    const staged = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+    const keepalived = fs.readdirSync(dir).filter((f) => /^keepalived.*\.conf$/.test(f)).map(staged).join('\n');
+    expect(keepalived).toMatch(/^\s*virtual_router_id 77$/m);
+    expect(keepalived).toMatch(/^\s*advert_int 0\.1$/m);
+    expect(keepalived).toMatch(/^\s*preempt_delay 30$/m);
+    const haproxy = staged('haproxy.cfg');
+    expect(haproxy).toMatch(/^\s*maxconn 2000$/m);
+    expect(haproxy).toMatch(/^\s*bind 127\.0\.0\.1:9999$/m);
+    const backend = fs.readdirSync(dir).filter((f) => f.endsWith('.cfg') || f.endsWith('.head')).map(staged).join('\n');
+    expect(backend).toMatch(/check port 8080 /);
+    expect(backend).toMatch(/# slots: 16\b/);
+    // The stats port is for the node itself: nothing in the template opens it.
     expect(JSON.stringify(t.toJSON())).not.toContain('9999');
   });
 

@@ -299,7 +299,7 @@ describe('ReplicatedMysql props', () => {
   test('metricBackupVerified names the cluster', () => {
     const { db, stack } = build();
     expect(Stack.of(db).resolve(db.metricBackupVerified().dimensions)).toEqual({ Cluster: 'shop' });
-    expect(stack).toBeDefined();
+    expect(stack.resolve(db.metricBackupVerified().metricName)).toBe('BackupVerified');
   });
 
   test('cdk-nag AwsSolutions is clean with sites, in both deployments', () => {
