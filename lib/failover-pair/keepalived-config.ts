@@ -138,6 +138,9 @@ export function renderKeepalivedConfig(o: KeepalivedConfigOptions): string {
     '  vrrp_startup_delay $STARTUP_DELAY',
     '  # Adverts every 50 ms must not wait behind a saturated CPU (a backup that misses three takes over).',
     '  vrrp_rt_priority 50',
+    // A real-time process is killed past this much CPU between blocking calls; the 10 ms default killed a healthy VRRP
+    // process starting on a loaded machine (keepalived: "may need to be increased for slower processors").
+    '  vrrp_rlimit_rttime 500000',
     '}',
     '',
     ...track,

@@ -125,6 +125,7 @@ global_defs {
   vrrp_startup_delay $STARTUP_DELAY
   # Adverts every 50 ms must not wait behind a saturated CPU (a backup that misses three takes over).
   vrrp_rt_priority 50
+  vrrp_rlimit_rttime 500000
 }
 
 # HAProxy's supervisor writes 1 while HAProxy runs and 0 the instant it exits; missing or empty reads as down.
