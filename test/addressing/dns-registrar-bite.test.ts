@@ -100,13 +100,15 @@ describe('desired values', () => {
     ['i-3', '10.0.0.9'],
   ]);
   test('every serving address once, in numeric order; instances without an address yet are skipped', () => {
-    expect(desiredValues(['i-1', 'i-2', 'i-3', 'i-4'], addr, undefined, false)).toEqual(['10.0.0.9', '10.0.0.10']);
+    // toStrictEqual: toEqual would accept an undefined left in an array.
+    expect(desiredValues(['i-1', 'i-2', 'i-3', 'i-4'], addr, undefined, false)).toStrictEqual(['10.0.0.9', '10.0.0.10']);
   });
   test('a single-host name keeps its value while that host serves, else takes the lowest', () => {
     expect(desiredValues(['i-1', 'i-2'], addr, { ttl: 60, values: ['10.0.0.10'] }, true)).toEqual(['10.0.0.10']);
     expect(desiredValues(['i-1', 'i-2'], addr, { ttl: 60, values: ['10.0.0.77'] }, true)).toEqual(['10.0.0.9']);
     expect(desiredValues(['i-1', 'i-2'], addr, undefined, true)).toEqual(['10.0.0.9']);
-    expect(desiredValues([], addr, { ttl: 60, values: ['10.0.0.10'] }, true)).toEqual([]);
+    expect(desiredValues([], addr, { ttl: 60, values: ['10.0.0.10'] }, true)).toStrictEqual([]);
+    expect(desiredValues(['i-4'], addr, undefined, true)).toStrictEqual([]);
   });
   test('at most 400 values: the 400 lowest', () => {
     const ids = Array.from({ length: 401 }, (_, i) => `i-${i}`);
@@ -127,6 +129,12 @@ describe('address order and names', () => {
       }),
       { numRuns: propertyRuns(300) },
     );
+  });
+  test('every octet is read whole, and only a whole address is one', () => {
+    expect(sortAddresses(['11.1.0.1', '10.10.0.1'])).toStrictEqual(['10.10.0.1', '11.1.0.1']);
+    expect(sortAddresses(['10.1.0.1', '10.0.10.1'])).toStrictEqual(['10.0.10.1', '10.1.0.1']);
+    expect(sortAddresses(['10.0.0.2', '10.0.0.1x'])).toStrictEqual(['10.0.0.2', '10.0.0.1x']);
+    expect(sortAddresses(['10.0.0.2', 'x10.0.0.1'])).toStrictEqual(['10.0.0.2', 'x10.0.0.1']);
   });
   test('a host name beginning with a digit still sorts after the addresses', () => {
     expect(sortAddresses(['9host.example.com', '10.0.0.1'])).toEqual(['10.0.0.1', '9host.example.com']);
