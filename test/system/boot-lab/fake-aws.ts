@@ -10,10 +10,12 @@
  *                        (JSON 1.0, X-Amz-Target), told apart by X-Amz-Target or the SigV4 credential scope;
  *                        /repo/... is the package repository the dnf stand-in reads
  *
- * Faults (config.fault) are windows measured from the boot's start (POST /control/start, sent by the lab):
+ * Faults (config.fault) are windows that open at the first request they concern (so a slow machine, where the boot
+ * reaches S3 late, still meets the fault), never before the boot's start (POST /control/start, sent by the lab):
  *   s3    S3 answers 503 SlowDown                         for fault.ms (Infinity: for good)
  *   repo  the package repository answers 503              for fault.ms
- *   iam   every AWS API answers AccessDenied / UnauthorizedOperation (the role's policy is not there yet) for fault.ms
+ *   iam   every AWS API (S3 included) answers AccessDenied / UnauthorizedOperation (the role's policy is not there
+ *         yet) for fault.ms from the first AWS call
  *   missing  packages the repository does not have (fault.packages)
  * Every request is appended to config.events as one JSON line: { t, service, action, status, fault, params }.
  */
@@ -30,7 +32,13 @@ const fault = config.fault ?? {};
 const faultMs: number = fault.ms === null || fault.ms === undefined ? Infinity : fault.ms;
 /** The boot's start (epoch ms); until the lab says so, the lab's own start. */
 let t0: number = config.t0;
-const inFault = (kind: string) => fault.kind === kind && Date.now() - t0 < faultMs;
+/** When the fault's window opened: at the first request it concerns. */
+let faultStart: number | undefined;
+const inFault = (kind: string) => {
+  if (fault.kind !== kind) return false;
+  faultStart ??= Date.now();
+  return Date.now() - faultStart < faultMs;
+};
 
 function event(e: Record<string, unknown>) {
   fs.appendFileSync(config.events, JSON.stringify({ t: Date.now() - t0, ...e }) + '\n');

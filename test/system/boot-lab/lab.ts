@@ -440,7 +440,10 @@ export class BootLab {
   }
 
   public close(): void {
+    const init = this.pid1HostPid;
     this.killInstance();
+    // The instance's mount namespace holds copies of the namespaces' mounts until its last process is gone.
+    for (let i = 0; i < 100 && init && fs.existsSync(`/proc/${init}`); i++) spawnSync('sleep', ['0.05']);
     if (this.fakeAws?.pid && this.fakeAws.exitCode === null) {
       try {
         process.kill(this.fakeAws.pid, 'SIGKILL');
@@ -460,13 +463,23 @@ export class BootLab {
       } catch {
         /* gone */
       }
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        /* gone */
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          ip('netns', 'del', ns);
+          break;
+        } catch (e) {
+          if (!/busy/i.test(String((e as { stderr?: unknown }).stderr ?? e))) break;
+          spawnSync('sleep', ['0.1']);
+        }
       }
     }
-    if (process.env.BOOT_LAB_KEEP !== '1') fs.rmSync(this.dir, { recursive: true, force: true });
+    if (process.env.BOOT_LAB_KEEP !== '1') {
+      try {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+      } catch {
+        /* a mount still going away; the directory is under the system's temporary directory */
+      }
+    }
   }
 }
 

@@ -19,6 +19,7 @@ export type FaultName = 'none' | 's3-20s' | 'repo-20s' | 'iam-30s' | 'node-missi
 /** Every Node package name a boot might ask for: the "Node package missing" fault removes them all. */
 const NODE_PACKAGES = ['nodejs', 'nodejs20', 'nodejs22', 'nodejs24'];
 
+/** Each window opens at the first request it concerns (the first S3 call, repository read, AWS call). */
 export const FAULTS: Record<FaultName, Fault | undefined> = {
   none: undefined,
   's3-20s': { kind: 's3', ms: 20_000 },
