@@ -25,6 +25,8 @@ procps:pgrep
 util-linux:nsenter
 unzip:unzip
 awscli:aws
+zip:zip
+openssl:openssl
 python3-pip:pip3
 "
 # ---- end of the list ------------------------------------------------------------------------------------------
