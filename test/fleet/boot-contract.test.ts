@@ -312,7 +312,7 @@ describe('the rendered boot, run under bash with stand-in programs', () => {
 describe('the reference site: every group boots through the contract', () => {
   const app = testApp();
   const site = buildReferenceSite(app);
-  const stacks = Object.values(site).filter((s): s is Stack => s instanceof Stack);
+  const stacks = (Object.values(site) as unknown[]).filter((s): s is Stack => s instanceof Stack);
   const boots = stacks.flatMap((stack) => groupBoots(Template.fromStack(stack)).map((b) => ({ ...b, stack: stack.stackName })));
 
   test('finds the groups of the App copies, the Workers and both Edge nodes', () => {
