@@ -220,7 +220,8 @@ export class BootLab {
     };
     const peers = Array.from({ length: this.o.peers ?? 0 }, (_, k) => ({
       ...self,
-      instanceId: self.instanceId.replace(/.$/, String(k + 1)),
+      // 'f' + k in the last two digits: never the lab's own id (which ends in its subnet number, below 0xf0).
+      instanceId: self.instanceId.replace(/..$/, `f${(k + 1).toString(16)}`),
       privateIp: `10.${this.o.subnet}.0.${11 + k}`,
       mac: this.mac(11 + k),
       eni: self.eni.replace(/10$/, String(11 + k)),
