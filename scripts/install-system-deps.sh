@@ -11,7 +11,8 @@
 set -eu
 
 # ---- THE LIST: Debian package, then the program on PATH that proves it is installed. --------------------------
-# One entry per line. Add what your tests need here (and nowhere else); keep the package name first.
+# One entry per line. Add what your tests need here (and nowhere else); keep the package name first. A program
+# given as an absolute path must be that file (pyenv shims on PATH named aws or pip3 are not the Debian packages).
 REQUIRED="
 haproxy:haproxy
 keepalived:keepalived
@@ -24,10 +25,10 @@ nftables:nft
 procps:pgrep
 util-linux:nsenter
 unzip:unzip
-awscli:aws
+awscli:/usr/bin/aws
 zip:zip
 openssl:openssl
-python3-pip:pip3
+python3-pip:/usr/bin/pip3
 "
 # ---- end of the list ------------------------------------------------------------------------------------------
 

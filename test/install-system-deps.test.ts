@@ -35,7 +35,7 @@ describe('install-system-deps.sh', () => {
     const packages = list.map((e) => e.split(':')[0]);
     expect(new Set(packages).size).toBe(packages.length);
     expect(packages).toEqual(expect.arrayContaining(['haproxy', 'keepalived', 'mariadb-server', 'iproute2', 'curl', 'shellcheck', 'iptables', 'nftables', 'procps', 'util-linux', 'unzip', 'awscli']));
-    for (const entry of list) expect(entry).toMatch(/^[a-z0-9.+-]+:[A-Za-z0-9._-]+$/);
+    for (const entry of list) expect(entry).toMatch(/^[a-z0-9.+-]+:(\/usr\/bin\/)?[A-Za-z0-9._-]+$/);
   });
 
   test('prints nothing and succeeds when every program is present', () => {
@@ -46,6 +46,16 @@ describe('install-system-deps.sh', () => {
 
   test('names what is missing (once per package) and would install only that', () => {
     const r = run(scriptWith(['coreutils:ls', 'rf-fake-pkg:rf-no-such-program', 'rf-fake-pkg:rf-no-such-program-2']), { RF_SYSTEM_DEPS_DRY_RUN: '1' });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('install-system-deps: would install: rf-fake-pkg');
+  });
+
+  test('an absolute program path must be that file: a same-named program elsewhere on PATH does not count', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rf-deps-shim-'));
+    tempDirs.push(dir);
+    fs.writeFileSync(path.join(dir, 'rf-shimmed'), '#!/bin/sh\n', { mode: 0o755 });
+    const file = scriptWith([`rf-fake-pkg:${path.join(dir, 'absent', 'rf-shimmed')}`, 'rf-other:rf-shimmed']);
+    const r = run(file, { RF_SYSTEM_DEPS_DRY_RUN: '1', PATH: `${dir}:${process.env.PATH}` });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('install-system-deps: would install: rf-fake-pkg');
   });
