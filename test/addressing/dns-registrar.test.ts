@@ -2,6 +2,7 @@ import { Duration, Stack, Token, aws_autoscaling as autoscaling, aws_ec2 as ec2,
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { DnsRegistrar, RegisteredAddress, type DnsRegistrarProps } from '../../lib';
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
+import { expectDeadLettersOf } from '../dead-letter-assertions';
 
 function setup(props: Partial<DnsRegistrarProps> = {}) {
   const stack = testStack();
@@ -169,31 +170,6 @@ describe('DnsRegistrar validation', () => {
   });
 });
 
-/** Every rule that targets `fn` sends undeliverable events to `queue`; the function's failed invocations go there too. */
-function expectDeadLettersOf(stack: Stack, t: Template, fn: { node: { defaultChild?: unknown } }, queue: { node: { defaultChild?: unknown } }, alarmTopic?: RegExp): number {
-  const fnId = stack.getLogicalId(fn.node.defaultChild as never);
-  const queueId = stack.getLogicalId(queue.node.defaultChild as never);
-  const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
-  const rules = Object.values(t.findResources('AWS::Events::Rule')) as Array<{ Properties: { Targets: Array<Record<string, unknown>> } }>;
-  const targetsOfFn = rules.flatMap((r) => r.Properties.Targets).filter((tg) => JSON.stringify(tg.Arn) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }));
-  expect(targetsOfFn.length).toBeGreaterThan(0);
-  for (const tg of targetsOfFn) expect(tg.DeadLetterConfig).toEqual({ Arn: queueArn });
-  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnId }, DestinationConfig: { OnFailure: { Destination: queueArn } } });
-  expect(t.findResources('AWS::SQS::Queue')[queueId].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
-  t.hasResourceProperties('AWS::SQS::QueuePolicy', {
-    Queues: [{ Ref: queueId }],
-    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' })]) },
-  });
-  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    Namespace: 'AWS/SQS',
-    MetricName: 'ApproximateNumberOfMessagesVisible',
-    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
-    Threshold: 0,
-    ComparisonOperator: 'GreaterThanThreshold',
-    ...(alarmTopic ? { AlarmActions: [{ Ref: Match.stringLikeRegexp(alarmTopic.source) }] } : {}),
-  });
-  return targetsOfFn.length;
-}
 
 describe('DnsRegistrar dead letters', () => {
   test('lifecycle, launch/terminate and sweep events that fail after every retry land in an encrypted queue with an alarm', () => {
