@@ -51,7 +51,8 @@ describe('app instances found at run time, on the real HAProxy', () => {
     lab.setUp();
     lab.startHaproxy('a');
     lab.startKeepalived('a');
-    await until('node A master', () => lab.routeVia() === 'a', 20_000);
+    // No master yet: HAProxy counts as serving only once its app backend is UP, and every slot is in maintenance
+    // until the first sync below finds an instance.
     const { configDir, runDir } = lab.nodeDir('a');
     settings = { configDir, runDir, priority: 254, pairTagKey: 'k', pairTagValue: 'v', backendGroup: 'app-asg', drainHook: 'drain-hook', routeTables: [], syncSeconds: 10 };
     await until('HAProxy socket', () => fs.existsSync(path.join(runDir, 'haproxy.sock')), 10_000);
@@ -60,8 +61,11 @@ describe('app instances found at run time, on the real HAProxy', () => {
   afterAll(() => lab?.close());
 
   test('an InService instance takes traffic without a reload', async () => {
+    expect(lab.routeVia()).not.toBe('a'); // nothing to serve yet: the node must not hold the address
     group([{ id: 'i-1', ip: APP_IPS[0], state: 'InService' }]);
     expect(await syncServers(settings, true, clients)).toEqual(['set server app/app1 addr 10.77.0.21', 'set server app/app1 state ready']);
+    // The found instance passes its check, the app backend is UP, HAProxy is marked serving and the node takes over.
+    await until('node A master', () => lab.routeVia() === 'a', 20_000);
     probe = new ProbeLog(lab.spawnIn('c', 'node', [PROBER, 'probe', VIP, '20001', '10']));
     await probe.waitFor((r) => r.ok === true && r.app === 'app-1', 0, 20_000);
 
