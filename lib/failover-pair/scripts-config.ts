@@ -6,6 +6,8 @@
  * - the check script, for the polled tracking most guides use (kept for comparison and as a fallback).
  */
 
+import { SYSTEMD_HARDENING } from '../private/systemd-hardening';
+
 export interface ScriptPaths {
   readonly configDir: string;
   readonly runDir: string;
@@ -109,22 +111,6 @@ export interface SystemdUnitsOptions {
   readonly vpnVirtualIp?: string;
 }
 
-/** Sandboxing every unit gets: the programs read the system, write only their own directories. */
-const HARDENING = `NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictNamespaces=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native`;
 
 /** The /run directory every unit shares: created by systemd on each start, kept across restarts of any one unit. */
 function runtimeDirectory(runDir: string): string {
@@ -168,7 +154,7 @@ ReadWritePaths=${run}
 CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${bind}
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 RestrictRealtime=yes
-${HARDENING}
+${SYSTEMD_HARDENING}
 
 [Install]
 WantedBy=multi-user.target
@@ -193,7 +179,7 @@ ${runtimeDirectory(run)}
 ReadWritePaths=${run}
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL CAP_SYS_NICE
 RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
-${HARDENING}
+${SYSTEMD_HARDENING}
 
 [Install]
 WantedBy=multi-user.target
@@ -212,7 +198,7 @@ ReadWritePaths=${run} ${o.configDir}
 CapabilityBoundingSet=CAP_KILL
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 RestrictRealtime=yes
-${HARDENING}
+${SYSTEMD_HARDENING}
 
 [Install]
 WantedBy=multi-user.target

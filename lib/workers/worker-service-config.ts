@@ -7,6 +7,7 @@
  * state directory and /run/job-guard are writable), no home directories, a private /tmp and /dev, no capabilities.
  */
 
+import { SYSTEMD_HARDENING } from '../private/systemd-hardening';
 import { NODE_BIN } from '../private/node-runtime';
 
 /** The system user (and group) the worker loop and its jobs run as. */
@@ -73,22 +74,8 @@ ExecStart=${WORKER_LOOP_BIN}
 Restart=always
 RestartSec=5
 UMask=0027
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictSUIDSGID=yes
-RestrictNamespaces=yes
+${SYSTEMD_HARDENING}
 RestrictRealtime=yes
-LockPersonality=yes
-SystemCallArchitectures=native
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 CapabilityBoundingSet=
 AmbientCapabilities=
