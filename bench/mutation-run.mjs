@@ -4,17 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export const GROUPS = {
-  validation: ['lib/private/validation.ts'],
-  renderers: ['lib/failover-pair/*-config.ts'],
-  'failover-pair-agent': ['instance/*/logic.ts'],
-  'dns-registrar': ['lambda/dns-registrar/logic.ts'],
-  'worker-drain': ['lambda/worker-drain/logic.ts'],
-  mysql: ['lambda/mysql-*/logic.ts'],
-  leader: ['lambda/leader/logic.ts'],
-  'launch-loop': ['lambda/launch-loop/logic.ts'],
-  shared: ['lambda/shared/*.ts'],
-};
+import { GROUPS } from './mutation-groups.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
