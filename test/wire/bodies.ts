@@ -108,6 +108,8 @@ export const rds = {
   throttling: () => queryError('Throttling', 'Rate exceeded'),
   /** Common error AccessDenied, HTTP 403 (fresh IAM grants propagate for a few seconds). */
   accessDenied: (action: string) => queryError('AccessDenied', `User: arn:aws:sts::123456789012:assumed-role/hook/fn is not authorized to perform: rds:${action}`, 403),
+  /** Common error InternalFailure, HTTP 500: "The request processing has failed because of an unknown error, exception or failure." */
+  internalFailure: () => queryError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500, 'Receiver'),
 };
 
 export const ec2 = {
