@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { createHandler, type CustomResourceEvent } from '../../lambda/mysql-provisioner/index';
@@ -6,6 +6,8 @@ import { decide, FAILED_CREATE, parseProperties, type SiteProperties } from '../
 import { planProvision, planRemove, redact, ROLE_PRIVILEGES, type SiteSpec } from '../../lambda/mysql-provisioner/sql';
 import type { GrantRow, Statement } from '../../lambda/mysql-provisioner/sql';
 import { noWait, silentLogger } from './fake-rds';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
 
 const sm = mockClient(SecretsManagerClient);
 const secrets: Record<string, object> = {
@@ -66,9 +68,9 @@ const request = (type: 'Create' | 'Update' | 'Delete', p: SiteProperties, extra:
 
 beforeEach(() => {
   sm.reset();
-  sm.on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => {
+  sm.on(GetSecretValueCommand).callsFake(async (input: { SecretId: string }) => {
     const s = secrets[input.SecretId];
-    if (!s) throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+    if (!s) throw await parsedError(SecretsManagerClient, new GetSecretValueCommand({ SecretId: input.SecretId }), wire.secretsManager.resourceNotFound());
     return { ARN: input.SecretId, Name: 'x', SecretString: JSON.stringify(s) };
   });
   plans = [];
@@ -222,11 +224,13 @@ describe('provisioner handler', () => {
     const out = await handler(request('Create', props({ Users: [{ Name: 'shop_app', Role: 'app', SecretArn: 'arn:missing' }] })));
     expect(out.status).toBe('FAILED');
     expect(responses[0].Reason).toMatch(/can't find the specified secret/);
+    const throttled = await parsedError(SecretsManagerClient, new GetSecretValueCommand({ SecretId: 'arn:app' }), wire.secretsManager.throttling());
     sm.on(GetSecretValueCommand, { SecretId: 'arn:app' })
-      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .rejectsOnce(throttled)
       .resolves({ SecretString: JSON.stringify(secrets['arn:app']) });
     const ok = await handler(request('Create', props()));
     expect(ok.status).toBe('SUCCESS');
+    expect(sm.commandCalls(GetSecretValueCommand, { SecretId: 'arn:app' })).toHaveLength(2);
   });
 });
 

@@ -16,6 +16,7 @@ import { ReplicatedMysql } from '../../lib';
 import { importedVpc, testStack } from '../helpers';
 import { definitions, run, type AslDefinition } from './asl';
 import { addressOf, CLUSTER, FakeWorld, MASTER, noWait, REPLICA, silentLogger, ZONE } from './fake-rds';
+import * as wire from '../wire/bodies';
 
 const world = new FakeWorld();
 const cw = mockClient(CloudWatchClient);
@@ -118,11 +119,13 @@ describe('promotion state machine (synthesized definition)', () => {
   });
 
   test('a failure half-way fails the execution; a new execution with the same input finishes the promotion', async () => {
-    world.failOnce('CreateDBInstanceReadReplica', Object.assign(new Error('internal error'), { name: 'InternalFailure' }));
-    world.failOnce('CreateDBInstanceReadReplica', Object.assign(new Error('internal error'), { name: 'InternalFailure' }));
-    world.failOnce('CreateDBInstanceReadReplica', Object.assign(new Error('internal error'), { name: 'InternalFailure' }));
+    // RDS's common InternalFailure (HTTP 500), as the real client parses it, on every attempt the execution makes.
+    world.failOnce('CreateDBInstanceReadReplica', wire.rds.internalFailure());
+    world.failOnce('CreateDBInstanceReadReplica', wire.rds.internalFailure());
+    world.failOnce('CreateDBInstanceReadReplica', wire.rds.internalFailure());
     const first = await run(machine, {}, (p) => promote(p as PromotionEvent));
     expect(first.status).toBe('FAILED');
+    expect(world.count('CreateDBInstanceReadReplica')).toBe(3);
     const second = await run(machine, {}, (p) => promote(p as PromotionEvent));
     expect(second.status).toBe('SUCCEEDED');
     expect(world.count('PromoteReadReplica')).toBe(1);
