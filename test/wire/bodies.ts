@@ -140,6 +140,8 @@ export const autoscaling = {
   throttling: () => queryError('Throttling', 'Rate exceeded'),
   /** Common error AccessDenied, HTTP 403. */
   accessDenied: (action: string) => queryError('AccessDenied', `User is not authorized to perform: autoscaling:${action}`, 403),
+  /** Common error InternalFailure, HTTP 500: "The request processing has failed because of an unknown error, exception or failure." */
+  internalFailure: () => queryError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500, 'Receiver'),
 };
 
 export const sns = {
