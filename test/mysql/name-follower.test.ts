@@ -1,5 +1,5 @@
 import { RDSClient } from '@aws-sdk/client-rds';
-import { PriorRequestNotComplete, Route53Client, ThrottlingException } from '@aws-sdk/client-route-53';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import fc from 'fast-check';
 import { configFromEnv, createHandler, parseTrigger } from '../../lambda/mysql-name-follower/index';
 import { decideNames, planChanges, type DbInstance } from '../../lambda/mysql-name-follower/logic';
@@ -11,6 +11,7 @@ import promotedEvent from '../fixtures/events/rds-db-instance-event-replica-prom
 import resumedEvent from '../fixtures/events/rds-db-instance-event-replica-resumed.json';
 import scheduledEvent from '../fixtures/events/eventbridge-scheduled-event.json';
 import { addressOf, CLUSTER, FakeWorld, MASTER, noWait, REPLICA, silentLogger, ZONE } from './fake-rds';
+import * as wire from '../wire/bodies';
 
 const world = new FakeWorld();
 const config = { cluster: CLUSTER, zoneId: ZONE, masterName: MASTER, replicaName: REPLICA, ttl: 30 };
@@ -151,8 +152,9 @@ describe('name follower handler', () => {
   test('retries Route 53 throttling and PriorRequestNotComplete, then succeeds', async () => {
     world.standardSite();
     world.records.clear();
-    world.failOnce('ChangeResourceRecordSets', new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }));
-    world.failOnce('ChangeResourceRecordSets', new PriorRequestNotComplete({ message: 'The request was rejected because Route 53 was still processing a prior request.', $metadata: {} }));
+    // Route 53's documented REST error bodies, parsed by the real client.
+    world.failOnce('ChangeResourceRecordSets', wire.route53.throttling());
+    world.failOnce('ChangeResourceRecordSets', wire.route53.priorRequestNotComplete());
     await handler(scheduledEvent);
     expect(world.count('ChangeResourceRecordSets')).toBe(3);
     expect(world.records.get(MASTER)?.value).toBe(addressOf('shop-primary'));

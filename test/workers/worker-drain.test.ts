@@ -1,6 +1,5 @@
 import {
   AutoScalingClient,
-  AutoScalingServiceException,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingInstancesCommand,
   type AutoScalingInstanceDetails,
@@ -11,6 +10,9 @@ import { makeHandler } from '../../lambda/worker-drain';
 import { decide, parseTerminateEvent, type TerminateLifecycleAction } from '../../lambda/worker-drain/logic';
 import terminateEvent from '../fixtures/events/autoscaling-terminate-lifecycle-action.json';
 import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const ID = terminateEvent.detail.EC2InstanceId;
 
@@ -18,9 +20,8 @@ function instance(overrides: Partial<AutoScalingInstanceDetails>): { AutoScaling
   return { AutoScalingInstances: [{ ...describeResponse.AutoScalingInstances[0], InstanceId: ID, ...overrides }] };
 }
 
-function awsError(name: string, message: string, status = 400): AutoScalingServiceException {
-  return new AutoScalingServiceException({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
-}
+/** The exception the real Auto Scaling client throws for a documented error body (test/wire/bodies.ts). */
+const awsError = (answer: WireAnswer): Promise<Error> => parsedError(AutoScalingClient, new DescribeAutoScalingInstancesCommand({}), answer);
 
 const asg = mockClient(AutoScalingClient);
 const lines: string[] = [];
@@ -125,17 +126,17 @@ describe('worker-drain handler', () => {
 
   test('a race with job-guard completing first is not an error ("No active Lifecycle Action found")', async () => {
     asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait' }));
-    asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', `No active Lifecycle Action found with instance ID ${ID}`));
+    asg.on(CompleteLifecycleActionCommand).rejects(await awsError(wire.autoscaling.noActiveLifecycleAction(ID)));
     expect(await handler(terminateEvent)).toMatchObject({ action: 'continue', completed: 'already-done' });
   });
 
   test('retries throttling and server errors on both calls', async () => {
     asg
       .on(DescribeAutoScalingInstancesCommand)
-      .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
-      .rejectsOnce(awsError('InternalFailure', 'oops', 500))
+      .rejectsOnce(await awsError(wire.autoscaling.throttling()))
+      .rejectsOnce(await awsError(wire.autoscaling.internalFailure()))
       .resolves(instance({ LifecycleState: 'Terminating:Wait' }));
-    asg.on(CompleteLifecycleActionCommand).rejectsOnce(awsError('Throttling', 'Rate exceeded')).resolves({});
+    asg.on(CompleteLifecycleActionCommand).rejectsOnce(await awsError(wire.autoscaling.throttling())).resolves({});
     expect(await handler(terminateEvent)).toMatchObject({ action: 'continue', completed: 'completed' });
     expect(asg.commandCalls(DescribeAutoScalingInstancesCommand)).toHaveLength(3);
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(2);
@@ -143,8 +144,8 @@ describe('worker-drain handler', () => {
 
   test('other errors fail the invocation so EventBridge retries it', async () => {
     asg.on(DescribeAutoScalingInstancesCommand).resolves(instance({ LifecycleState: 'Terminating:Wait' }));
-    asg.on(CompleteLifecycleActionCommand).rejects(awsError('AccessDenied', 'not allowed', 403));
-    await expect(handler(terminateEvent)).rejects.toThrow(/not allowed/);
+    asg.on(CompleteLifecycleActionCommand).rejects(await awsError(wire.autoscaling.accessDenied('CompleteLifecycleAction')));
+    await expect(handler(terminateEvent)).rejects.toThrow(/not authorized to perform: autoscaling:CompleteLifecycleAction/);
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
   });
 
