@@ -9,14 +9,18 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient, GetDeploymentCommand, GetDeploymentTargetCommand } from '@aws-sdk/client-codedeploy';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EC2Client, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { configFromEnv, makeHandler, parseEvent, type BridgeEvent, type HandlerConfig } from '../../lambda/launch-loop/index';
 import { createIo } from '../../lambda/launch-loop/io';
 import { createLogger } from '../../lambda/shared/log';
+import { startLedger, type Ledger } from '../dynalite';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'events');
 const fixture = <T = Record<string, unknown>>(name: string): T => JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as T;
@@ -64,23 +68,48 @@ const launchFailed = (n: number, at: number) =>
 const instanceFailed = (n: number, at: number) =>
   codeDeployEvent('codedeploy-instance-state-change.json', `ev-if-${n}`, at, { instanceId: `i-0dead00000000000${n}`, deploymentId: `d-LAUNCH${n}`, state: 'FAILURE' });
 
-function harness(config: HandlerConfig = CONFIG) {
+// Errors as the real SDK clients parse the documented wire answers (test/wire/bodies.ts), never typed by hand.
+const asgError = (a: WireAnswer) => parsedError(AutoScalingClient, new SuspendProcessesCommand({ AutoScalingGroupName: GROUP, ScalingProcesses: ['Launch'] }), a);
+const ec2Error = (a: WireAnswer) => parsedError(EC2Client, new GetConsoleOutputCommand({ InstanceId: 'i-0dead000000000003' }), a);
+const ddbError = (a: WireAnswer) => parsedError(DynamoDBClient, new GetItemCommand({ TableName: CONFIG.tableName, Key: { group: { S: GROUP } } }), a);
+/** Auto Scaling's ValidationError for a group that does not exist (SuspendProcesses, DescribeScalingActivities: "Errors"). */
+const groupGone = () => wire.queryError('ValidationError', `AutoScalingGroup name not found - AutoScalingGroup ${GROUP} not found`);
+
+// The state table is dynalite behind the real DynamoDB client: its conditions are DynamoDB's own (see ledger.dynalite.test.ts).
+let ledger: Ledger;
+beforeAll(async () => {
+  ledger = await startLedger({ hash: 'group' }, CONFIG.tableName);
+});
+afterAll(async () => {
+  await ledger.stop();
+});
+beforeEach(async () => {
+  await ledger.ddb.send(new DeleteCommand({ TableName: CONFIG.tableName, Key: { group: GROUP } }));
+});
+
+/** What the table holds for the group. */
+async function stored(): Promise<Record<string, any> | undefined> {
+  return (await ledger.items()).find((i) => i.group === GROUP);
+}
+
+/**
+ * `beforeDynamo` runs before each state-table call of the handler under test (by command name, e.g. GetCommand): it may
+ * throw an error the SDK parsed, or let another invocation write first.
+ */
+function harness(config: HandlerConfig = CONFIG, beforeDynamo?: (command: string) => Promise<void> | void) {
   const ec2 = mockClient(EC2Client);
   const asg = mockClient(AutoScalingClient);
   const cd = mockClient(CodeDeployClient);
-  const ddb = mockClient(DynamoDBDocumentClient);
   const cw = mockClient(CloudWatchClient);
   const sns = mockClient(SNSClient);
-  const table = new Map<string, Record<string, unknown>>();
-  ddb.on(GetCommand).callsFake((input: { Key: { group: string } }) => ({ Item: table.get(input.Key.group) }));
-  ddb.on(PutCommand).callsFake((input: { Item: Record<string, unknown>; ExpressionAttributeValues?: Record<string, unknown> }) => {
-    const current = table.get(String(input.Item.group));
-    const expected = input.ExpressionAttributeValues?.[':expected'];
-    const ok = expected === undefined ? current === undefined : current?.version === expected;
-    if (!ok) throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
-    table.set(String(input.Item.group), input.Item);
-    return {};
-  });
+  const dynamo = beforeDynamo
+    ? (Object.assign(Object.create(ledger.ddb), {
+        send: async (command: { constructor: { name: string } }) => {
+          await beforeDynamo(command.constructor.name);
+          return ledger.ddb.send(command as never);
+        },
+      }) as DynamoDBDocumentClient)
+    : ledger.ddb;
   cd.on(GetDeploymentCommand).callsFake((input: { deploymentId: string }) => {
     const r = fixture<{ deploymentInfo: Record<string, unknown> }>('codedeploy-get-deployment-response.json');
     return {
@@ -147,21 +176,22 @@ function harness(config: HandlerConfig = CONFIG) {
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
 
   let clock = T0 + 60 * MIN;
-  const io = createIo(
-    {
-      ec2: new EC2Client({}),
-      autoscaling: new AutoScalingClient({}),
-      codedeploy: new CodeDeployClient({}),
-      dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-      cloudwatch: new CloudWatchClient({}),
-      sns: new SNSClient({}),
-    },
-    { sleep: async (ms) => void (clock += ms), now: () => clock, random: () => 0.5, consoleDeadlineMs: 30_000 },
-  );
+  const clients = (state: DynamoDBDocumentClient) => ({
+    ec2: new EC2Client({}),
+    autoscaling: new AutoScalingClient({}),
+    codedeploy: new CodeDeployClient({}),
+    dynamo: state,
+    cloudwatch: new CloudWatchClient({}),
+    sns: new SNSClient({}),
+  });
+  const timing = { sleep: async (ms: number) => void (clock += ms), now: () => clock, random: () => 0.5, consoleDeadlineMs: 30_000 };
+  const io = createIo(clients(dynamo), timing);
   const logs: string[] = [];
   const handler = makeHandler({ io, config, log: createLogger('launch-loop', (l) => logs.push(l)) });
+  /** Another invocation of the hook for the same group (another Lambda instance), straight on the table. */
+  const other = makeHandler({ io: createIo(clients(ledger.ddb), timing), config, log: createLogger('launch-loop', () => undefined) });
   const published = () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
-  return { ec2, asg, cd, ddb, cw, sns, table, handler, logs, published };
+  return { ec2, asg, cd, cw, sns, handler, other, logs, published };
 }
 
 afterEach(() => {
@@ -296,7 +326,7 @@ describe('the launch-loop hook', () => {
       expect(m).toContain(expected);
     }
     // State is written with a TTL and no pending incident is left.
-    const item = h.table.get(GROUP)!;
+    const item = (await stored())!;
     expect(Number(item.expiresAt)).toBeGreaterThan(T0 / 1000 + 29 * 86_400);
     expect(JSON.parse(String(item.state)).pending).toBeUndefined();
   });
@@ -357,7 +387,11 @@ describe('the launch-loop hook', () => {
 
   test('a deployment target CodeDeploy no longer knows leaves the rest of the evidence intact', async () => {
     const h = harness();
-    h.cd.on(GetDeploymentTargetCommand).rejects(Object.assign(new Error('Provided target ID does not exist'), { name: 'DeploymentTargetDoesNotExistException' }));
+    h.cd
+      .on(GetDeploymentTargetCommand)
+      .rejects(
+        await parsedError(CodeDeployClient, new GetDeploymentTargetCommand({ deploymentId: 'd-LAUNCH3', targetId: 'i-0dead000000000003' }), wire.codedeploy.deploymentTargetDoesNotExist('i-0dead000000000003')),
+      );
     for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
     const m = h.published()[0].Message!;
     expect(m).toContain('error code: HEALTH_CONSTRAINTS');
@@ -402,34 +436,34 @@ describe('the launch-loop hook', () => {
 
   test('a retry after a failed notification finishes the incident without acting twice', async () => {
     const h = harness();
-    h.sns.on(PublishCommand).rejectsOnce(Object.assign(new Error('KMS key disabled'), { name: 'KMSDisabledException' })).resolves({ MessageId: 'm-2' });
+    const kms = await parsedError(SNSClient, new PublishCommand({ TopicArn: CONFIG.topicArn, Message: 'm' }), wire.sns.kmsAccessDenied());
+    h.sns.on(PublishCommand).rejectsOnce(kms).resolves({ MessageId: 'm-2' });
     await h.handler(instanceFailed(1, T0));
     await h.handler(instanceFailed(2, T0 + MIN));
-    await expect(h.handler(instanceFailed(3, T0 + 2 * MIN))).rejects.toThrow(/KMS key disabled/);
+    await expect(h.handler(instanceFailed(3, T0 + 2 * MIN))).rejects.toMatchObject({ name: 'KMSAccessDeniedException' });
     const retried = await h.handler(instanceFailed(3, T0 + 2 * MIN));
     expect(retried).toEqual({ status: 'duplicate', incident: 1 });
     expect(h.asg.commandCalls(SuspendProcessesCommand)).toHaveLength(1);
     expect(h.published()).toHaveLength(2); // the failed attempt and the delivered one
-    expect(JSON.parse(String(h.table.get(GROUP)!.state)).pending).toBeUndefined();
+    expect(JSON.parse(String((await stored())!.state)).pending).toBeUndefined();
     expect(await h.handler(instanceFailed(3, T0 + 2 * MIN))).toEqual({ status: 'duplicate' });
     expect(h.published()).toHaveLength(2);
   });
 
   test('rides out throttling of DynamoDB, Auto Scaling and EC2', async () => {
-    const h = harness();
-    const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
-    h.asg.on(SuspendProcessesCommand).rejectsOnce(throttled()).resolves({});
+    const throughput = await ddbError(wire.dynamodb.provisionedThroughputExceeded());
+    let reads = 0;
+    const h = harness(CONFIG, (command) => {
+      if (command === 'GetCommand' && ++reads === 1) throw throughput;
+    });
+    h.asg.on(SuspendProcessesCommand).rejectsOnce(await asgError(wire.autoscaling.throttling())).resolves({});
     h.ec2
       .on(GetConsoleOutputCommand)
-      .rejectsOnce(Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' }))
+      .rejectsOnce(await ec2Error(wire.ec2.requestLimitExceeded()))
       .resolves({ InstanceId: 'i-0dead000000000003', Output: Buffer.from('boot ok\nagent failed\n').toString('base64') });
-    const get = jest.fn();
-    h.ddb.on(GetCommand).callsFake((input: { Key: { group: string } }) => {
-      get();
-      if (get.mock.calls.length === 1) throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' });
-      return { Item: h.table.get(input.Key.group) };
-    });
     for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
+    // The first read was throttled and retried: every event is in the state.
+    expect(JSON.parse(String((await stored())!.state)).seenEventIds).toEqual(['ev-if-1', 'ev-if-2', 'ev-if-3']);
     expect(h.asg.commandCalls(SuspendProcessesCommand)).toHaveLength(2);
     expect(h.published()[0].Message).toContain('| agent failed');
     expect(h.published()[0].Message).toContain('Launch process is SUSPENDED');
@@ -437,8 +471,7 @@ describe('the launch-loop hook', () => {
 
   test('GetConsoleOutput NotFound is retried until the deadline, then reported as unavailable', async () => {
     const h = harness();
-    const notFound = () => Object.assign(new Error("The instance ID 'i-0dead000000000003' does not exist"), { name: 'InvalidInstanceID.NotFound' });
-    h.ec2.on(GetConsoleOutputCommand).rejects(notFound());
+    h.ec2.on(GetConsoleOutputCommand).rejects(await ec2Error(wire.ec2.instanceNotFound('i-0dead000000000003')));
     for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
     expect(h.ec2.commandCalls(GetConsoleOutputCommand).length).toBeGreaterThan(2);
     expect(h.published()[0].Message).toContain('Console output of i-0dead000000000003: unavailable (the instance is gone).');
@@ -448,7 +481,7 @@ describe('the launch-loop hook', () => {
     const h = harness();
     h.ec2
       .on(GetConsoleOutputCommand)
-      .rejectsOnce(Object.assign(new Error('not yet'), { name: 'InvalidInstanceID.NotFound' }))
+      .rejectsOnce(await ec2Error(wire.ec2.instanceNotFound('i-0dead000000000003')))
       .resolvesOnce({ InstanceId: 'i-0dead000000000003' })
       .resolves({ InstanceId: 'i-0dead000000000003', Output: Buffer.from('line 1\nline 2\nlast words\n').toString('base64') });
     for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
@@ -458,7 +491,7 @@ describe('the launch-loop hook', () => {
 
   test('a group that no longer exists: says so and does not fail', async () => {
     const h = harness();
-    h.asg.on(SuspendProcessesCommand).rejects(Object.assign(new Error('AutoScalingGroup name not found - null'), { name: 'ValidationError' }));
+    h.asg.on(SuspendProcessesCommand).rejects(await asgError(groupGone()));
     h.asg.on(DescribeScalingActivitiesCommand).resolves({ Activities: [] });
     let last;
     for (let n = 1; n <= 3; n++) last = await h.handler(instanceFailed(n, T0 + n * MIN));
@@ -469,9 +502,9 @@ describe('the launch-loop hook', () => {
 
   test('a circuit breaker that fails says so and gives the command that stops launches by hand', async () => {
     const h = harness();
-    h.asg.on(SuspendProcessesCommand).rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDenied' }));
+    h.asg.on(SuspendProcessesCommand).rejects(await asgError(wire.autoscaling.accessDenied('SuspendProcesses')));
     for (let n = 1; n <= 3; n++) await h.handler(instanceFailed(n, T0 + n * MIN));
-    expect(h.published()[0].Message).toContain('FAILED to stop launches (AccessDenied: User is not authorized)');
+    expect(h.published()[0].Message).toContain('FAILED to stop launches (AccessDenied: User is not authorized to perform: autoscaling:SuspendProcesses)');
     expect(h.published()[0].Message).toContain(`aws autoscaling suspend-processes --region eu-west-1 --auto-scaling-group-name ${GROUP} --scaling-processes Launch`);
   });
 
@@ -512,32 +545,37 @@ describe('the launch-loop hook', () => {
     expect(h.published()[0].Message).toContain('Off by configuration');
   });
 
-  test('two invocations racing on the same group: the loser re-reads and decides again', async () => {
-    const h = harness();
-    await h.handler(instanceFailed(1, T0));
+  test('two invocations racing on the same group: the loser re-reads and decides again, and no event is lost', async () => {
+    let racing = false;
     let raced = false;
-    h.ddb.on(PutCommand).callsFake((input: { Item: Record<string, unknown>; ExpressionAttributeValues?: Record<string, unknown> }) => {
-      const current = h.table.get(String(input.Item.group));
-      if (!raced) {
-        raced = true; // another invocation wrote in between
-        h.table.set(GROUP, { ...current!, version: Number(current!.version) + 1 });
+    const calls: string[] = [];
+    const h = harness(CONFIG, async (command) => {
+      if (!racing) return;
+      calls.push(command);
+      if (command === 'PutCommand' && !raced) {
+        raced = true; // another invocation reads and writes between this one's read and its write
+        await h.other(asgEvent('autoscaling-launch-lifecycle-action.json', 'lc-other', T0 + 30_000, { EC2InstanceId: 'i-0other0000000000' }));
       }
-      const latest = h.table.get(String(input.Item.group));
-      if (latest?.version !== input.ExpressionAttributeValues?.[':expected']) {
-        throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
-      }
-      h.table.set(String(input.Item.group), input.Item);
-      return {};
     });
+    await h.handler(instanceFailed(1, T0));
+    racing = true;
     expect(await h.handler(instanceFailed(2, T0 + MIN))).toEqual({ status: 'recorded', counted: 1 });
     expect(h.logs.some((l) => l.includes('state changed concurrently'))).toBe(true);
-    expect(h.ddb.commandCalls(GetCommand).length).toBe(3);
+    // Read, write (rejected by DynamoDB's condition), read again, write.
+    expect(calls).toEqual(['GetCommand', 'PutCommand', 'GetCommand', 'PutCommand']);
+    const item = (await stored())!;
+    expect(item.version).toBe(3);
+    const state = JSON.parse(String(item.state));
+    expect(state.seenEventIds).toEqual(['ev-if-1', 'lc-other', 'ev-if-2']);
+    expect(Object.keys(state.instances).sort()).toEqual(['i-0dead000000000001', 'i-0dead000000000002', 'i-0other0000000000']);
   });
 
   test('ignores events of other groups without touching state', async () => {
-    const h = harness();
+    const calls: string[] = [];
+    const h = harness(CONFIG, (command) => void calls.push(command));
     const r = await h.handler({ ...launchFailed(1, T0), detail: { AutoScalingGroupName: 'someone-else' } });
     expect(r).toEqual({ status: 'ignored' });
-    expect(h.ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(calls).toEqual([]);
+    expect(await stored()).toBeUndefined();
   });
 });
