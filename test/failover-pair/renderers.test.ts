@@ -4,8 +4,15 @@ import * as path from 'path';
 import fc from 'fast-check';
 import { clientProblems, loadClientsFile, portRanges } from '../../lib/failover-pair/clients';
 import { renderHaproxyConfig } from '../../lib/failover-pair/haproxy-config';
-import { assertWeightOutweighsGap, HaproxyTracking, renderKeepalivedConfig } from '../../lib/failover-pair/keepalived-config';
-import { renderSupervisorScript, shellQuote } from '../../lib/failover-pair/scripts-config';
+import {
+  assertWeightOutweighsGap,
+  HaproxyTracking,
+  keepalivedFiles,
+  markerAddress,
+  renderKeepalivedConfig,
+  renderNodeConf,
+} from '../../lib/failover-pair/keepalived-config';
+import { renderCheckScript, renderSupervisorScript, renderSystemdUnits, shellQuote } from '../../lib/failover-pair/scripts-config';
 
 const paths = { configDir: '/etc/rfha', runDir: '/run/rfha' };
 const rules = { minPort: 1024, maxPort: 65535, reserved: [{ prop: 'statsPort', port: 8404 }] };
@@ -150,48 +157,415 @@ describe('renderHaproxyConfig in DNS mode (backendName)', () => {
   });
 });
 
-describe('renderKeepalivedConfig', () => {
-  const k = { paths, virtualRouterId: 51, advertIntervalMs: 50, preemptDelaySeconds: 10 };
-  test('tracks HAProxy through a fail-closed track file, VRRPv3, both nodes BACKUP, unicast peers from peers.conf', () => {
-    const conf = renderKeepalivedConfig(k);
-    expect(conf).toContain('track_file haproxy_up {\n  file /run/rfha/haproxy.up\n  weight 0 reverse\n}');
-    expect(conf).toContain('vrrp_version 3');
-    expect(conf).toContain('state BACKUP');
-    expect(conf).toContain('advert_int 0.05');
-    expect(conf).toContain('preempt_delay 10');
-    expect(conf).toContain('unicast_peer {\n    include /etc/rfha/peers.conf\n  }');
-    expect(conf).toContain('priority $PRIORITY');
-    expect(conf).toContain('include /etc/rfha/node.conf');
-    expect(conf).toContain('vrrp_notify_fifo /run/rfha/vrrp.fifo');
-    expect(conf).not.toMatch(/^\s*notify /m); // no script forked per transition
-    expect(conf).not.toMatch(/unicast_src_ip \d/); // no address typed: node.conf says it
+// Paths other than the construct's own, so that every path in a file is seen to come from them.
+const edge = { configDir: '/etc/edge', runDir: '/run/edge' };
+
+describe('renderKeepalivedConfig, every line', () => {
+  const k = { paths: edge, virtualRouterId: 7, advertIntervalMs: 1500, preemptDelaySeconds: 2.5 };
+
+  test('at its defaults: the whole file (track file with weight 0 reverse, VRRPv3, the marker address of the router id)', () => {
+    expect(renderKeepalivedConfig(k)).toBe(`# Rendered by resilient-fleet HaproxyFailoverPair. node.conf (written at boot) defines $SRC_IP, $PRIORITY, $INTERFACE and $STARTUP_DELAY.
+include /etc/edge/node.conf
+
+global_defs {
+  enable_script_security
+  script_user root
+  vrrp_version 3
+  # Every transition, in order, to the one agent that reads this FIFO (STOP when keepalived stops).
+  vrrp_notify_fifo /run/edge/vrrp.fifo
+  vrrp_startup_delay $STARTUP_DELAY
+  # Adverts every 50 ms must not wait behind a saturated CPU (a backup that misses three takes over).
+  vrrp_rt_priority 50
+  vrrp_rlimit_rttime 500000
+}
+
+# HAProxy's supervisor writes 1 while HAProxy runs and 0 the instant it exits; missing or empty reads as down.
+track_file haproxy_up {
+  file /run/edge/haproxy.up
+  weight 0 reverse
+}
+
+vrrp_instance edge {
+  # Both nodes start as BACKUP and let priority decide: two nodes starting at once never both claim the address.
+  state BACKUP
+  interface $INTERFACE
+  virtual_router_id 7
+  priority $PRIORITY
+  advert_int 1.5
+  preempt_delay 2.5
+  # No multicast on AWS: unicast to the peer, whose address the agent keeps current in peers.conf.
+  unicast_src_ip $SRC_IP
+  unicast_peer {
+    include /etc/edge/peers.conf
+  }
+  virtual_ipaddress {
+    169.254.253.7/32 dev lo scope host
+  }
+  track_file {
+    haproxy_up
+  }
+}
+`);
   });
-  test('renders the guides\' polled check script for comparison', () => {
-    const conf = renderKeepalivedConfig({ ...k, advertIntervalMs: 1000, vrrpVersion: 2, priorities: [101, 100], tracking: HaproxyTracking.SCRIPT, checkWeight: 2 });
-    expect(conf).toContain('vrrp_script haproxy_up {\n  script "/etc/rfha/check-haproxy.sh"\n  interval 1\n  weight 2');
-    expect(conf).toContain('advert_int 1\n');
-    expect(conf).toContain('track_script {');
+
+  test('the polled check script: interval, no weight line at weight 0 (FAULT), fall 1 rise 1, tracked by track_script', () => {
+    const conf = renderKeepalivedConfig({ ...k, tracking: HaproxyTracking.SCRIPT, checkIntervalSeconds: 3 });
+    expect(conf).toContain(`
+}
+
+vrrp_script haproxy_up {
+  script "/etc/edge/check-haproxy.sh"
+  interval 3
+  fall 1
+  rise 1
+}
+
+vrrp_instance edge {
+`);
+    expect(conf).toContain(`
+  }
+  track_script {
+    haproxy_up
+  }
+}
+`);
+    expect(conf).not.toContain('track_file');
+    expect(conf).not.toContain('weight');
   });
-  test('refuses a check weight that cannot outweigh the priority gap', () => {
-    expect(() => renderKeepalivedConfig({ ...k, priorities: [150, 100], tracking: HaproxyTracking.SCRIPT, checkWeight: 2 })).toThrow(/weight of 2 cannot outweigh the priority gap of 50/);
-    expect(() => assertWeightOutweighsGap(-1, [254, 253])).toThrow(/gap of 1/);
-    expect(() => assertWeightOutweighsGap(-2, [254, 253])).not.toThrow();
-    expect(() => assertWeightOutweighsGap(0, [254, 253])).not.toThrow();
+
+  test('the polled check script polls every second by default and carries a weight that outweighs the gap', () => {
+    const conf = renderKeepalivedConfig({ ...k, tracking: HaproxyTracking.SCRIPT, priorities: [101, 100], checkWeight: 2 });
+    expect(conf).toContain('vrrp_script haproxy_up {\n  script "/etc/edge/check-haproxy.sh"\n  interval 1\n  weight 2\n  fall 1\n  rise 1\n}\n');
+    expect(conf).not.toContain('reverse');
+  });
+
+  test('a track file with a weight that outweighs the gap keeps reverse', () => {
+    const conf = renderKeepalivedConfig({ ...k, priorities: [200, 150], checkWeight: -60 });
+    expect(conf).toContain('track_file haproxy_up {\n  file /run/edge/haproxy.up\n  weight -60 reverse\n}\n');
+  });
+
+  test('vrrpVersion 2 and explicit virtual addresses, one per line, replace the marker', () => {
+    const conf = renderKeepalivedConfig({ ...k, vrrpVersion: 2, virtualIpAddresses: ['10.0.0.9/32 dev eth0', '169.254.1.1/32 dev lo scope host'] });
+    expect(conf).toContain('\n  vrrp_version 2\n');
+    expect(conf).toContain('  virtual_ipaddress {\n    10.0.0.9/32 dev eth0\n    169.254.1.1/32 dev lo scope host\n  }\n');
+    expect(conf).not.toContain('169.254.253.');
+  });
+
+  test.each([
+    [50, '0.05'],
+    [10, '0.01'],
+    [100, '0.1'],
+    [1000, '1'],
+    [1500, '1.5'],
+    [2000, '2'],
+    [10000, '10'],
+    [1230, '1.23'],
+  ])('advert interval of %i ms is advert_int %s', (ms, text) => {
+    expect(renderKeepalivedConfig({ ...k, advertIntervalMs: ms })).toContain(`\n  advert_int ${text}\n`);
+  });
+
+  test('the virtual router id reaches virtual_router_id and the marker address', () => {
+    const conf = renderKeepalivedConfig({ ...k, virtualRouterId: 200 });
+    expect(conf).toContain('\n  virtual_router_id 200\n');
+    expect(conf).toContain('\n    169.254.253.200/32 dev lo scope host\n');
+    expect(markerAddress(1)).toBe('169.254.253.1/32 dev lo scope host');
   });
 });
 
-describe('scripts', () => {
-  test('the supervisor waits on HAProxy and marks the track file on exit', () => {
-    const s = renderSupervisorScript({ paths, configFiles: ['/etc/rfha/haproxy.cfg', '/etc/rfha/app-backend.cfg'], readinessPort: 8404, restartDelaySeconds: 2 });
-    expect(s).toContain("haproxy -W -db -f '/etc/rfha/haproxy.cfg' -f '/etc/rfha/app-backend.cfg' &");
-    expect(s).toMatch(/wait "\$pid"\n {2}rc=\$\?\n {2}mark 0/);
-    expect(s).toContain('/dev/tcp/127.0.0.1/8404');
+describe('the check weight against the priority gap', () => {
+  test('refuses a weight equal to the gap, accepts one above it, in either direction and either order', () => {
+    expect(() => assertWeightOutweighsGap(50, [150, 100])).toThrow(
+      'keepalived: a check weight of 50 cannot outweigh the priority gap of 50 (150 vs 100): a failed check would never move the address. Use weight 0 (FAULT) or a weight larger than the gap.',
+    );
+    expect(() => assertWeightOutweighsGap(-50, [100, 150])).toThrow(/^keepalived: a check weight of -50 cannot outweigh the priority gap of 50 \(100 vs 150\)/);
+    expect(() => assertWeightOutweighsGap(49, [100, 150])).toThrow(/gap of 50/);
+    expect(() => assertWeightOutweighsGap(51, [150, 100])).not.toThrow();
+    expect(() => assertWeightOutweighsGap(-51, [100, 150])).not.toThrow();
+    expect(() => assertWeightOutweighsGap(0, [150, 100])).not.toThrow();
   });
-  test('the supervisor marks HAProxy down with builtins only (no fork on the failover path)', () => {
-    const s = renderSupervisorScript({ paths, configFiles: ['/etc/rfha/haproxy.cfg'], readinessPort: 8404, restartDelaySeconds: 2 });
-    expect(s).toContain(`if [ "$1" = 0 ]; then printf '0\\n' > "$up";`);
+
+  test('the renderer checks the weight against the default priorities 254 and 253', () => {
+    const k = { paths: edge, virtualRouterId: 7, advertIntervalMs: 50, preemptDelaySeconds: 10, tracking: HaproxyTracking.SCRIPT };
+    expect(() => renderKeepalivedConfig({ ...k, checkWeight: 1 })).toThrow(/weight of 1 cannot outweigh the priority gap of 1 \(254 vs 253\)/);
+    expect(renderKeepalivedConfig({ ...k, checkWeight: 2 })).toContain('  weight 2\n');
+    expect(() => renderKeepalivedConfig({ ...k, tracking: HaproxyTracking.FILE, checkWeight: -1 })).toThrow(/gap of 1/);
   });
-  test('shellQuote survives quotes', () => {
-    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+});
+
+describe('keepalived files and node.conf', () => {
+  test('every file keepalived and the agent share, under the config and run directories', () => {
+    expect(keepalivedFiles(edge)).toEqual({
+      config: '/etc/edge/keepalived.conf',
+      nodeConf: '/etc/edge/node.conf',
+      peersConf: '/etc/edge/peers.conf',
+      check: '/etc/edge/check-haproxy.sh',
+      trackFile: '/run/edge/haproxy.up',
+      stateFile: '/run/edge/vrrp.state',
+      fifo: '/run/edge/vrrp.fifo',
+      pidFile: '/run/edge/keepalived.pid',
+      vrrpPidFile: '/run/edge/vrrp.pid',
+      checkersPidFile: '/run/edge/checkers.pid',
+    });
+  });
+
+  test('node.conf defines the four names keepalived.conf uses', () => {
+    expect(renderNodeConf({ sourceIp: '10.0.1.5', priority: 253, interfaceName: 'ens5', startupDelaySeconds: 3 })).toBe(
+      '$SRC_IP=10.0.1.5\n$PRIORITY=253\n$INTERFACE=ens5\n$STARTUP_DELAY=3\n',
+    );
+  });
+
+  test.each([
+    [undefined, '0.01'],
+    [0, '0.01'],
+    [-5, '0.01'],
+    [0.005, '0.01'],
+    [0.01, '0.01'],
+    [0.02, '0.02'],
+  ])('a startup delay of %p seconds is written as %s (keepalived refuses 0)', (delay, text) => {
+    expect(renderNodeConf({ sourceIp: '10.0.1.5', priority: 254, interfaceName: 'ens5', startupDelaySeconds: delay })).toBe(
+      `$SRC_IP=10.0.1.5\n$PRIORITY=254\n$INTERFACE=ens5\n$STARTUP_DELAY=${text}\n`,
+    );
+  });
+});
+
+describe('shellQuote', () => {
+  test.each([
+    ['plain', `'plain'`],
+    ['', `''`],
+    ["it's", `'it'\\''s'`],
+    ["a'b'c", `'a'\\''b'\\''c'`],
+    ['$HOME `x` "y"', `'$HOME \`x\` "y"'`],
+  ])('%p is %s', (value, quoted) => {
+    expect(shellQuote(value)).toBe(quoted);
+  });
+});
+
+describe('the HAProxy supervisor, every line', () => {
+  const o = { paths: edge, configFiles: ['/etc/edge/a b.cfg', "/etc/edge/it's.cfg"], readinessPort: 9000, readinessBackend: 'web', restartDelaySeconds: 5, haproxyBinary: '/usr/sbin/haproxy' };
+
+  test('the whole script: track file marks, readiness from the stats CSV of the backend, restart after the delay', () => {
+    expect(renderSupervisorScript(o)).toBe(`#!/bin/bash
+# Rendered by resilient-fleet HaproxyFailoverPair: runs HAProxy and tells keepalived, through its track file,
+# the instant HAProxy stops. Reload HAProxy with: systemctl reload rfha-haproxy (saves the servers' state, then SIGUSR2)
+set -u
+up='/run/edge/haproxy.up'
+pidfile='/run/edge/haproxy.pid'
+# Down is written in place with shell builtins only (no fork, about 2 to 5 ms sooner on a busy node): keepalived
+# reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
+# Up goes through a rename, so keepalived never reads a half-written "1".
+mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
+# Serving: the stats CSV shows the app backend UP (bound, and a server passed its checks). Builtins only.
+serving() {
+  { printf 'GET /;csv HTTP/1.0\\r\\n\\r\\n' >&3
+    while IFS= read -r line <&3; do
+      case "$line" in web,BACKEND,*) case "$line" in *,UP,*) return 0 ;; esac; return 1 ;; esac
+    done
+    return 1
+  } 3<>/dev/tcp/127.0.0.1/9000 2>/dev/null
+}
+pid=0
+stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
+trap stop TERM INT
+mkdir -p '/run/edge'
+mark 0
+# The servers' state a reload hands to the new worker (DNS mode loads it): "1" is an empty state of version 1, so a
+# first start finds a valid file instead of warning that there is none.
+[ -e '/run/edge/server-state' ] || printf '1\\n' > '/run/edge/server-state'
+while true; do
+  /usr/sbin/haproxy -W -db -f '/etc/edge/a b.cfg' -f '/etc/edge/it'\\''s.cfg' &
+  pid=$!
+  printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
+  # Up once HAProxy serves, however long that takes: no give-up (a slow start that outlasted a bounded wait left
+  # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
+  while kill -0 "$pid" 2>/dev/null; do
+    if serving; then mark 1; break; fi
+    sleep 0.05
+  done
+  wait "$pid"
+  rc=$?
+  mark 0
+  echo "haproxy-supervisor: haproxy $pid exited ($rc); restarting in 5s" >&2
+  sleep 5
+done
+`);
+  });
+
+  test('by default it runs haproxy from the PATH and waits for the backend named app', () => {
+    const s = renderSupervisorScript({ paths: edge, configFiles: ['/etc/edge/haproxy.cfg'], readinessPort: 8404, restartDelaySeconds: 2 });
+    expect(s).toContain("\n  haproxy -W -db -f '/etc/edge/haproxy.cfg' &\n");
+    expect(s).toContain('\n      case "$line" in app,BACKEND,*) case "$line" in *,UP,*) return 0 ;; esac; return 1 ;; esac\n');
+  });
+});
+
+describe('the check script', () => {
+  test('healthy while the HAProxy master in the pid file lives', () => {
+    expect(renderCheckScript({ paths: edge })).toBe(`#!/bin/sh
+# Rendered by resilient-fleet HaproxyFailoverPair: healthy while the HAProxy master in the pid file lives.
+pid="$(cat '/run/edge/haproxy.pid' 2>/dev/null)" || exit 1
+[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+`);
+  });
+});
+
+// lib/private/systemd-hardening.ts, written out.
+const HARDENING = `NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native`;
+
+describe('renderSystemdUnits, every setting', () => {
+  const u = {
+    configDir: '/etc/edge',
+    runDir: '/run/edge',
+    agentDir: '/opt/edge/agent',
+    haproxyFileLimit: 4242,
+    nodeBinary: '/usr/local/bin/node',
+    lowestPort: 443,
+    markerAddress: '169.254.253.7/32 dev lo scope host',
+    vpnVirtualIp: '172.31.255.10',
+  };
+  const units = renderSystemdUnits(u);
+
+  test('four units with a VPN virtual address', () => {
+    expect(Object.keys(units)).toEqual(['rfha-haproxy.service', 'rfha-keepalived.service', 'rfha-agent.service', 'rfha-vpn-address.service']);
+  });
+
+  test('HAProxy: the supervisor, reload through the agent, the file limit, after and wanting the VPN address unit, the capabilities it needs below port 1024', () => {
+    expect(units['rfha-haproxy.service']).toBe(`[Unit]
+Description=HAProxy under the resilient-fleet supervisor (writes keepalived's track file)
+After=network-online.target rfha-vpn-address.service
+Wants=network-online.target rfha-vpn-address.service
+
+[Service]
+ExecStart=/bin/bash /etc/edge/haproxy-supervisor.sh
+# The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
+ExecReload=/usr/local/bin/node /opt/edge/agent/index.mjs reload
+LimitNOFILE=4242
+Restart=always
+RestartSec=1
+RuntimeDirectory=edge
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/edge
+CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictRealtime=yes
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test('keepalived: the track file exists before it starts, its pid files, the marker address dropped however it stops', () => {
+    expect(units['rfha-keepalived.service']).toBe(`[Unit]
+Description=keepalived (unicast VRRP) for the resilient-fleet HAProxy pair
+After=rfha-haproxy.service network-online.target
+Wants=network-online.target
+
+[Service]
+# keepalived must find the track file when it starts: a file created after it started was followed by rename only,
+# and HAProxy's death (written in place) went unnoticed. A missing file is written as down.
+ExecStartPre=/bin/sh -c '[ -e /run/edge/haproxy.up ] || echo 0 > /run/edge/haproxy.up'
+ExecStart=/usr/sbin/keepalived -n -l -D -f /etc/edge/keepalived.conf -p /run/edge/keepalived.pid -r /run/edge/vrrp.pid -c /run/edge/checkers.pid
+ExecReload=/bin/kill -HUP $MAINPID
+# However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
+# The agent sees the same from keepalived's pid files and stops acting as master.
+ExecStopPost=-/usr/sbin/ip addr del 169.254.253.7/32 dev lo
+Restart=always
+RestartSec=1
+RuntimeDirectory=edge
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/edge
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL CAP_SYS_NICE
+RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test('the agent: its environment file, on the given node binary, writing only the run and config directories, CAP_KILL only', () => {
+    expect(units['rfha-agent.service']).toBe(`[Unit]
+Description=resilient-fleet HAProxy pair agent (VRRP transitions in order, peer, app servers, address)
+After=rfha-haproxy.service rfha-keepalived.service
+
+[Service]
+EnvironmentFile=/etc/edge/node.env
+ExecStart=/usr/local/bin/node /opt/edge/agent/index.mjs run
+Restart=always
+RestartSec=1
+RuntimeDirectory=edge
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+ReadWritePaths=/run/edge /etc/edge
+CapabilityBoundingSet=CAP_KILL
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictRealtime=yes
+${HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test('the VPN virtual address: on lo before HAProxy starts, removed when stopped', () => {
+    expect(units['rfha-vpn-address.service']).toBe(`[Unit]
+Description=The VPN virtual address of the resilient-fleet HAProxy pair, accepted on lo (both nodes; the route picks one)
+Before=rfha-haproxy.service
+After=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/ip addr replace 172.31.255.10/32 dev lo
+ExecStop=-/usr/sbin/ip addr del 172.31.255.10/32 dev lo
+
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test('without a VPN virtual address: three units, and HAProxy waits only for the network', () => {
+    const plain = renderSystemdUnits({ ...u, vpnVirtualIp: undefined });
+    expect(Object.keys(plain)).toEqual(['rfha-haproxy.service', 'rfha-keepalived.service', 'rfha-agent.service']);
+    expect(plain['rfha-haproxy.service']).toContain('\nAfter=network-online.target\nWants=network-online.target\n\n[Service]\n');
+    expect(plain['rfha-keepalived.service']).toBe(units['rfha-keepalived.service']);
+    expect(plain['rfha-agent.service']).toBe(units['rfha-agent.service']);
+  });
+
+  test.each([
+    [1, true],
+    [1023, true],
+    [1024, false],
+    [8404, false],
+  ])('lowest port %i: CAP_NET_BIND_SERVICE kept %p', (lowestPort, kept) => {
+    const line = renderSystemdUnits({ ...u, lowestPort })['rfha-haproxy.service'].split('\n').find((l) => l.startsWith('CapabilityBoundingSet='));
+    expect(line).toBe(`CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${kept ? ' CAP_NET_BIND_SERVICE' : ''}`);
+  });
+
+  test('the marker address to drop follows the one keepalived holds (address with prefix, and its device)', () => {
+    const other = renderSystemdUnits({ ...u, markerAddress: '169.254.253.200/32 dev lo0 scope host' });
+    expect(other['rfha-keepalived.service']).toContain('\nExecStopPost=-/usr/sbin/ip addr del 169.254.253.200/32 dev lo0\n');
+  });
+
+  test('RuntimeDirectory is the run directory relative to /run; one outside /run is left as given (systemd refuses it rather than using another directory)', () => {
+    const nested = renderSystemdUnits({ ...u, runDir: '/run/rf/edge' });
+    expect(nested['rfha-agent.service']).toContain('\nRuntimeDirectory=rf/edge\n');
+    const outside = renderSystemdUnits({ ...u, runDir: '/var/run/edge' });
+    expect(outside['rfha-agent.service']).toContain('\nRuntimeDirectory=/var/run/edge\n');
   });
 });
