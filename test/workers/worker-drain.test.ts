@@ -7,7 +7,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { makeHandler } from '../../lambda/worker-drain';
-import { decide, parseTerminateEvent, type TerminateLifecycleAction } from '../../lambda/worker-drain/logic';
+import { decide, InvalidEventError, parseTerminateEvent, type TerminateLifecycleAction } from '../../lambda/worker-drain/logic';
 import terminateEvent from '../fixtures/events/autoscaling-terminate-lifecycle-action.json';
 import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
 import * as wire from '../wire/bodies';
@@ -59,6 +59,58 @@ describe('worker-drain logic', () => {
     ['not an object', 'hello', /not an object/],
   ])('rejects %s', (_name, event, error) => {
     expect(() => parseTerminateEvent(event)).toThrow(error);
+  });
+
+  test.each([
+    ['an id with a prefix', 'xi-1234567890abcdef0'],
+    ['an id with a suffix', 'i-1234567890abcdef0x'],
+    ['an id with capitals', 'i-1234567890ABCDEF0'],
+    ['an id too short', 'i-1234567'],
+  ])('rejects %s, whole id anchored', (_name, id) => {
+    expect(() => parseTerminateEvent({ ...terminateEvent, detail: { ...terminateEvent.detail, EC2InstanceId: id } })).toThrow(
+      `detail.EC2InstanceId ${JSON.stringify(id)} is not an instance id`,
+    );
+  });
+
+  test('accepts the short (8 hex digit) instance ids of older instances', () => {
+    expect(parseTerminateEvent({ ...terminateEvent, detail: { ...terminateEvent.detail, EC2InstanceId: 'i-0123abcd' } }).instanceId).toBe('i-0123abcd');
+  });
+
+  test('names what is wrong with the event, in an InvalidEventError', () => {
+    const thrown = (event: unknown): Error => {
+      try {
+        parseTerminateEvent(event);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('no error');
+    };
+    const noDetail = thrown({ source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-terminate Lifecycle Action' });
+    expect(noDetail).toBeInstanceOf(InvalidEventError);
+    expect(noDetail.name).toBe('InvalidEventError');
+    expect(noDetail.message).toBe('event has no detail');
+    expect(thrown({ ...terminateEvent, detail: 'i-1234567890abcdef0' }).message).toBe('event has no detail');
+    expect(thrown({ ...terminateEvent, 'detail-type': 'EC2 Instance-launch Lifecycle Action' }).message).toBe('unexpected detail-type "EC2 Instance-launch Lifecycle Action"');
+    expect(thrown({ ...terminateEvent, source: 'aws.ec2' }).message).toBe('unexpected source "aws.ec2"');
+  });
+
+  test('carries the destination when the event has one (a warm pool return), and only a string', () => {
+    expect(parseTerminateEvent({ ...terminateEvent, detail: { ...terminateEvent.detail, Destination: 'WarmPool' } }).destination).toBe('WarmPool');
+    expect(parseTerminateEvent({ ...terminateEvent, detail: { ...terminateEvent.detail, Destination: 7 } }).destination).toBeUndefined();
+  });
+
+  test('says why it decided (the reason is logged with the decision)', () => {
+    const waiting = { found: true, lifecycleState: 'Terminating:Wait', protectedFromScaleIn: false } as const;
+    expect(decide(action, waiting)).toEqual({ action: 'continue', reason: 'no job is running' });
+    expect(decide(action, { found: false })).toEqual({ action: 'ignore', reason: 'the group no longer lists the instance' });
+    expect(decide(action, { ...waiting, lifecycleState: 'Terminating:Proceed' })).toEqual({
+      action: 'ignore',
+      reason: 'instance is Terminating:Proceed, not waiting (already completed or timed out)',
+    });
+    expect(decide({ ...action, lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }, waiting)).toEqual({
+      action: 'ignore',
+      reason: 'transition autoscaling:EC2_INSTANCE_LAUNCHING is not a termination',
+    });
   });
 
   test('lets an idle worker terminate at once', () => {
