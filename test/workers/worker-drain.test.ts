@@ -37,7 +37,11 @@ beforeEach(() => {
 });
 
 describe('worker-drain logic', () => {
-  const action = parseTerminateEvent(terminateEvent);
+  // Parsed in a hook, not while jest collects the tests: a parser that throws fails these tests instead of the file.
+  let action: TerminateLifecycleAction;
+  beforeAll(() => {
+    action = parseTerminateEvent(terminateEvent);
+  });
 
   test('reads the documented terminate lifecycle event', () => {
     expect(action).toEqual<TerminateLifecycleAction>({
