@@ -7,9 +7,12 @@
  * failbackDelay, LimitNOFILE).
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, aws_autoscaling as autoscaling, aws_ec2 as ec2, aws_s3_assets as s3assets } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { HaproxyFailoverPair, HaproxyFailoverPairProps } from '../../lib';
+import serializer = require('../../lib/testing/asset-hash-serializer');
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
 
 const CLIENTS = [
@@ -18,17 +21,22 @@ const CLIENTS = [
   { name: 'initech', port: 9003, allowFrom: ['203.0.113.0/24'] },
 ];
 
-/** The files as the construct staged them: file name -> content. */
-function staged(extra: Partial<HaproxyFailoverPairProps> = {}): Record<string, string> {
+function pairIn(extra: Partial<HaproxyFailoverPairProps> = {}) {
   const stack = testStack();
   const vpc = importedVpc(stack, 3);
   const pair = new HaproxyFailoverPair(stack, 'Pair', {
     vpc,
     ...(extra.backendName ? {} : { backendGroup: autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'App', 'app-asg') }),
     machineImage: ec2.MachineImage.genericLinux(TEST_AMI),
-    clients: CLIENTS,
+    ...('clientsFile' in extra ? {} : { clients: CLIENTS }),
     ...extra,
   });
+  return { stack, pair };
+}
+
+/** The files as the construct staged them: file name -> content. */
+function staged(extra: Partial<HaproxyFailoverPairProps> = {}): Record<string, string> {
+  const { stack, pair } = pairIn(extra);
   const asset = pair.node.findChild('Config') as s3assets.Asset;
   const outdir = (stack.node.root as App).outdir;
   const dir = path.isAbsolute(asset.assetPath) ? asset.assetPath : path.join(outdir, asset.assetPath);
@@ -290,7 +298,7 @@ describe('the files HaproxyFailoverPair stages, at the defaults', () => {
   });
 
   test('HAProxy may keep maxconn connections (LimitNOFILE = 2 x maxconn + client ports + 1024)', () => {
-    expect(files['rfha-haproxy.service']).toContain(`LimitNOFILE=${2 * 50000 + 3 + 1024}\n`);
+    expect(files['rfha-haproxy.service']).toContain('LimitNOFILE=101027\n');
   });
 
   test('no unit runs plain node: the agent runs on NODE_BIN', () => {
@@ -318,7 +326,7 @@ describe('each option reaches the staged files', () => {
   test('maxConnections sets maxconn and the file limit; backendCheckPort and maxBackendServers the backend head', () => {
     const files = staged({ maxConnections: 2000, backendCheckPort: 8080, maxBackendServers: 16 });
     expect(files['haproxy.cfg']).toContain('  maxconn 2000\n');
-    expect(files['rfha-haproxy.service']).toContain(`LimitNOFILE=${2 * 2000 + 3 + 1024}\n`);
+    expect(files['rfha-haproxy.service']).toContain('LimitNOFILE=5027\n');
     expect(files['app-backend.head']).toContain('  default-server check port 8080 inter 2000ms fall 2 rise 2\n  # slots: 16\n');
   });
 
@@ -345,5 +353,51 @@ describe('each option reaches the staged files', () => {
     expect(files['haproxy.cfg']).toContain('  server-state-file /run/rfha/server-state\n');
     expect(files['haproxy.cfg']).toContain('  option dontlognull\n  load-server-state-from-file global\n  option redispatch\n');
     expect(EXPECTED['haproxy.cfg']).not.toContain('server-state');
+  });
+});
+
+describe('more options reach the staged files', () => {
+  test('LimitNOFILE counts every client port: 2 x maxconn + clients + 1024', () => {
+    const five = [...CLIENTS, { name: 'hooli', port: 9004 }, { name: 'umbrella', port: 9010 }];
+    expect(staged({ clients: five })['rfha-haproxy.service']).toContain('\nLimitNOFILE=101029\n');
+    expect(staged({ clients: [{ name: 'solo', port: 9001 }], maxConnections: 100 })['rfha-haproxy.service']).toContain('\nLimitNOFILE=1225\n');
+  });
+
+  test('a failbackDelay in minutes and a whole-second advertInterval are written in keepalived\'s seconds', () => {
+    const conf = staged({ advertInterval: Duration.seconds(1), failbackDelay: Duration.minutes(2) })['keepalived.conf'];
+    expect(conf).toContain('\n  advert_int 1\n');
+    expect(conf).toContain('\n  preempt_delay 120\n');
+  });
+
+  test('the clients of a clientsFile reach the frontend and the maps', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rfha-clients-'));
+    try {
+      const file = path.join(dir, 'clients.json');
+      fs.writeFileSync(file, JSON.stringify({ clients: [{ name: 'acme', port: 9101 }, { name: 'globex', port: 9105, backendPort: 7105 }] }));
+      const files = staged({ clientsFile: file });
+      expect(files['haproxy.cfg']).toContain('\n  bind :9101,:9105\n');
+      expect(files['clients.map']).toBe('9101 acme\n9105 globex\n');
+      expect(files['backend-ports.map']).toBe('9101 9101\n9105 7105\n');
+      expect(files['restricted-ports.map']).toBe('');
+      expect(files['rfha-haproxy.service']).toContain('\nLimitNOFILE=101026\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the snapshot serializer shows the staged files', () => {
+  test('a template\'s snapshot carries every file of the Config asset (the agent bundle is code, left out)', () => {
+    const { stack } = pairIn();
+    const shown = serializer.withStagedFiles(Template.fromStack(stack).toJSON());
+    expect(shown['[staged asset files]']).toEqual([EXPECTED]);
+  });
+
+  test('a changed rendered setting changes the snapshot', () => {
+    const snapshotOf = (extra: Partial<HaproxyFailoverPairProps>) => serializer.withStagedFiles(Template.fromStack(pairIn(extra).stack).toJSON())['[staged asset files]'] as Array<Record<string, string>>;
+    const [files] = snapshotOf({ virtualRouterId: 52 });
+    expect(files['keepalived.conf']).toBe(EXPECTED['keepalived.conf'].replace('virtual_router_id 51', 'virtual_router_id 52').replace('169.254.253.51/32', '169.254.253.52/32'));
+    expect(files['rfha-keepalived.service']).toBe(EXPECTED['rfha-keepalived.service'].replace('169.254.253.51/32', '169.254.253.52/32'));
+    expect(files['haproxy.cfg']).toBe(EXPECTED['haproxy.cfg']);
   });
 });
