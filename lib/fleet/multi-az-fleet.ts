@@ -23,6 +23,7 @@ import { TopicPublisher, allowTopicPublisher } from '../private/topic-key';
 import { PropsValidator, requireProps } from '../private/validation';
 import {
   BOOT_LIFECYCLE_HOOK_NAME,
+  bootLifecycleStatePolicy,
   BootStep,
   FLEET_GROUP_TAG_KEY,
   bootLifecycleHookSpecification,
@@ -563,6 +564,7 @@ export class MultiAzFleet extends Construct {
     });
     policy.attachToRole(this.role);
     this.addBootDependency(policy);
+    this.addBootDependency(bootLifecycleStatePolicy(this, 'BootPolicyLifecycleState', this.role, groups, this.groupTagValue));
     // The role's own default policy (grants added with addToPrincipalPolicy) is the role's child: waiting for the role
     // waits for it too, whenever it is created.
     if (this.role instanceof iam.Role) this.addBootDependency(this.role);

@@ -23,6 +23,9 @@
  * fit the group's heartbeat timeout.
  */
 
+import { Stack, aws_iam as iam } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { acknowledgeNag, nagRender } from './nag';
 import { NODE_BIN, NODE_PACKAGE } from './node-runtime';
 
 /** Name of the launch lifecycle hook inside every group (fixed, so user data can name it without a cycle). */
@@ -282,11 +285,34 @@ rf_complete_once() {
   [ "$status" -ne 0 ] || return 0
   printf '%s\\n' "$text" >&2
   if [[ "$text" == *"No active Lifecycle Action"* ]]; then
-    rf_note "no active launch lifecycle action for $2 (already completed, timed out, or the group has no $RF_HOOK_NAME hook)"
+    # An explicit status: a bare return in the EXIT trap (the ABANDON path) would return the failed step's.
+    rf_no_active_action "$@" || return 1
     return 0
   fi
   [[ "$text" != *ValidationError* ]] || rf_permanent=1
   return "$status"
+}
+
+# rf_no_active_action RESULT INSTANCE GROUP: the launch action is gone (the hook timed out, someone completed it, or
+# the group has no such hook). The instance's own lifecycle state decides: a Terminating (or Terminated) instance
+# fails a CONTINUE for good, so the boot stops before anything else runs; an ABANDON of an instance that is still
+# InService (or Standby) marks it Unhealthy, so the group replaces it all the same.
+rf_no_active_action() {
+  local state
+  state="$(timeout -k 10 60 aws autoscaling describe-auto-scaling-instances --instance-ids "$2" \
+    --query 'AutoScalingInstances[0].LifecycleState' --output text)" || return 1
+  rf_note "no active launch lifecycle action for $2; its lifecycle state is $state"
+  case "$1:$state" in
+    CONTINUE:Terminat*)
+      rf_note "$2 is $state: the boot stops here"
+      rf_permanent=1
+      return 1
+      ;;
+    ABANDON:InService | ABANDON:Standby)
+      rf_note "marking $2 Unhealthy so that the group replaces it"
+      timeout -k 10 60 aws autoscaling set-instance-health --instance-id "$2" --health-status Unhealthy
+      ;;
+  esac
 }
 
 # rf_complete CONTINUE|ABANDON: completes this instance's launch lifecycle action in its own group.
@@ -320,6 +346,40 @@ step lifecycle-continue rf_step_lifecycle_continue
 rf_done=1
 rf_say "boot complete in \${SECONDS} s, $(wc -l < "$RF_LOG_DIR/retries.log") retries; lifecycle action CONTINUE sent"
 `;
+}
+
+/**
+ * The policy a boot needs when its launch action is gone ("No active Lifecycle Action found"): it reads its own
+ * lifecycle state (DescribeAutoScalingInstances, which has no resource-level permissions) and, when a failed boot
+ * finds itself InService or Standby, marks itself Unhealthy (SetInstanceHealth, only on groups with the tag value).
+ * Attached to the role; the groups must depend on it like on every boot policy.
+ */
+export function bootLifecycleStatePolicy(scope: Construct, id: string, role: iam.IRole, groupsArn: string, groupTagValue: string): iam.Policy {
+  const policy = new iam.Policy(scope, id, {
+    statements: [
+      new iam.PolicyStatement({
+        sid: 'MarkOwnGroupsInstanceUnhealthy',
+        actions: ['autoscaling:SetInstanceHealth'],
+        resources: [groupsArn],
+        conditions: { StringEquals: { [`aws:ResourceTag/${FLEET_GROUP_TAG_KEY}`]: groupTagValue } },
+      }),
+      new iam.PolicyStatement({ sid: 'ReadLifecycleState', actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }),
+    ],
+  });
+  policy.attachToRole(role);
+  acknowledgeNag(
+    policy,
+    'AwsSolutions-IAM5',
+    'An Auto Scaling group ARN holds a random id and the group cannot be named here without a dependency cycle; the aws:ResourceTag condition limits SetInstanceHealth to the groups with this tag value.',
+    `Resource::${nagRender(Stack.of(scope), groupsArn)}`,
+  );
+  acknowledgeNag(
+    policy,
+    'AwsSolutions-IAM5',
+    'DescribeAutoScalingInstances has no resource-level permissions; a boot whose launch action is gone reads its own lifecycle state with it (a Terminating instance goes no further).',
+    'Resource::*',
+  );
+  return policy;
 }
 
 /** Options of `nodeRuntimeStep`. */

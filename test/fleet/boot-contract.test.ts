@@ -37,6 +37,8 @@ interface Faults {
   nodeVersion?: string;
   /** complete-lifecycle-action answers ValidationError "No active Lifecycle Action found". */
   noActiveAction?: boolean;
+  /** What describe-auto-scaling-instances says is the instance's LifecycleState (--output text). */
+  lifecycleState?: string;
 }
 
 interface Run {
@@ -77,6 +79,8 @@ if [ "$2" = complete-lifecycle-action ]; then
   fi
   echo "lifecycle $*" >> "$STATE/lifecycle"; exit 0
 fi
+if [ "$2" = describe-auto-scaling-instances ]; then echo "\${LIFECYCLE_STATE:-InService}"; exit 0; fi
+if [ "$2" = set-instance-health ]; then exit 0; fi
 echo "aws: error: argument operation: Invalid choice, valid choices are: complete-lifecycle-action" >&2; exit 252
 `,
   dnf: `#!/bin/bash
@@ -130,6 +134,7 @@ function boot(steps: BootStep[], faults: Faults = {}, budgets: { retry?: number;
         NO_NODE_PACKAGE: faults.noNodePackage ? '1' : '',
         NODE_VERSION: faults.nodeVersion ?? 'v24.11.1',
         NO_ACTIVE_ACTION: faults.noActiveAction ? '1' : '',
+        LIFECYCLE_STATE: faults.lifecycleState ?? 'InService',
       },
     });
     const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
@@ -301,11 +306,51 @@ describe('the rendered boot, run under bash with stand-in programs', () => {
     expect(results(run)).toEqual(['ABANDON']);
   });
 
-  test('no active lifecycle action (a group without the hook, or a lost reply): the boot still ends well', () => {
-    const run = boot([marker('first')], { noActiveAction: true });
+  const describeCalls = (run: Run) => run.calls.filter((c) => c.includes('describe-auto-scaling-instances'));
+  const healthCalls = (run: Run) => run.calls.filter((c) => c.includes('set-instance-health'));
+
+  test('no active lifecycle action and the instance InService (a group without the hook, or a lost reply): the boot ends well', () => {
+    const run = boot([marker('first')], { noActiveAction: true, lifecycleState: 'InService' });
     expect(run.status).toBe(0);
     expect(lifecycleCalls(run)).toHaveLength(1);
-    expect(run.bootLog).toMatch(/no active launch lifecycle action/);
+    expect(describeCalls(run)).toEqual([
+      "aws autoscaling describe-auto-scaling-instances --instance-ids i-0123456789abcdef0 --query AutoScalingInstances[0].LifecycleState --output text",
+    ]);
+    expect(healthCalls(run)).toEqual([]);
+    expect(run.bootLog).toMatch(/no active launch lifecycle action for i-0123456789abcdef0; its lifecycle state is InService/);
+    expect(run.bootLog).toMatch(/boot complete/);
+  });
+
+  test.each(['Terminating:Wait', 'Terminating', 'Terminated'])(
+    'no active lifecycle action and the instance %s (the hook timed out): CONTINUE fails for good, no later step runs',
+    (state) => {
+      // CONTINUE is the contract's last step: the boot ends failed (not "complete") and ABANDON is tried once.
+      const run = boot([marker('first')], { noActiveAction: true, lifecycleState: state });
+      expect(run.status).not.toBe(0);
+      expect(results(run)).toEqual(['CONTINUE', 'ABANDON']);
+      expect(run.bootLog).toContain('FAILED step lifecycle-continue');
+      expect(run.bootLog).toContain(`i-0123456789abcdef0 is ${state}: the boot stops here`);
+      expect(run.bootLog).not.toMatch(/boot complete/);
+      // no retry of a permanent answer: one describe for CONTINUE, one for ABANDON
+      expect(describeCalls(run)).toHaveLength(2);
+      expect(healthCalls(run)).toEqual([]);
+    },
+  );
+
+  test.each(['InService', 'Standby'])('a failed boot whose launch action is gone while the instance is %s marks it Unhealthy', (state) => {
+    const bad: BootStep = { name: 'bad', commands: ['false'] };
+    const run = boot([bad], { noActiveAction: true, lifecycleState: state });
+    expect(run.status).not.toBe(0);
+    expect(results(run)).toEqual(['ABANDON']);
+    expect(healthCalls(run)).toEqual(['aws autoscaling set-instance-health --instance-id i-0123456789abcdef0 --health-status Unhealthy']);
+    expect(run.bootLog).toContain('marking i-0123456789abcdef0 Unhealthy so that the group replaces it');
+  });
+
+  test('a failed boot whose launch action is gone while the instance is already Terminating sets no health', () => {
+    const bad: BootStep = { name: 'bad', commands: ['false'] };
+    const run = boot([bad], { noActiveAction: true, lifecycleState: 'Terminating:Wait' });
+    expect(run.status).not.toBe(0);
+    expect(healthCalls(run)).toEqual([]);
   });
 });
 
