@@ -18,7 +18,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { bundleDir } from '../private/assets';
-import { BOOT_LIFECYCLE_HOOK_NAME, FLEET_GROUP_TAG_KEY, bootLifecycleHookSpecification, nodeRuntimeStep, renderBootScript } from '../private/boot-contract';
+import { BOOT_LIFECYCLE_HOOK_NAME, FLEET_GROUP_TAG_KEY, bootLifecycleHookSpecification, bootLifecycleStatePolicy, nodeRuntimeStep, renderBootScript } from '../private/boot-contract';
 import { acknowledgeNag, nagRender } from '../private/nag';
 import { isDomainName } from '../addressing/names';
 import { PropsValidator, knownVpcCidrs, requireProps } from '../private/validation';
@@ -478,6 +478,7 @@ export class HaproxyFailoverPair extends Construct {
       ],
     });
     bootPolicy.attachToRole(this.role);
+    const bootStatePolicy = bootLifecycleStatePolicy(this, 'BootPolicyLifecycleState', this.role, nodeGroups, pairId);
     acknowledgeNag(
       bootPolicy,
       'AwsSolutions-IAM5',
@@ -571,7 +572,7 @@ export class HaproxyFailoverPair extends Construct {
       // the group waits for every policy its instance uses at boot (the role's default policy is the role's child).
       (group.node.defaultChild as autoscaling.CfnAutoScalingGroup).lifecycleHookSpecificationList = [bootLifecycleHookSpecification()];
       Tags.of(group).add(FLEET_GROUP_TAG_KEY, pairId, { applyToLaunchedInstances: false });
-      group.node.addDependency(this.role, policy, bootPolicy);
+      group.node.addDependency(this.role, policy, bootPolicy, bootStatePolicy);
       Tags.of(group).add(PAIR_TAG_KEY, pairId, { applyToLaunchedInstances: true });
       Tags.of(group).add('Name', `${pairId}-node${i + 1}`, { applyToLaunchedInstances: true });
       if (!props.notificationTopic) {
