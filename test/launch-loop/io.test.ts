@@ -3,33 +3,49 @@ import * as path from 'path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, GetConsoleOutputCommand } from '@aws-sdk/client-ec2';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createIo, isGroupGone } from '../../lambda/launch-loop/io';
-import { emptyState } from '../../lambda/launch-loop/logic';
+import { applyEvent, emptyState, type GroupState } from '../../lambda/launch-loop/logic';
+import { startLedger, type Ledger } from '../dynalite';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const fixture = <T>(name: string): T => JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'events', name), 'utf8')) as T;
+
+// Errors as the real SDK clients parse the documented wire answers (test/wire/bodies.ts), never typed by hand.
+const asgError = (a: WireAnswer) => parsedError(AutoScalingClient, new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'g' }), a);
+const ec2Error = (a: WireAnswer) => parsedError(EC2Client, new GetConsoleOutputCommand({ InstanceId: 'i-1' }), a);
+/** Auto Scaling's ValidationError for a group that does not exist (SuspendProcesses, DescribeScalingActivities: "Errors"). */
+const groupGone = () => wire.queryError('ValidationError', 'AutoScalingGroup name not found - AutoScalingGroup g not found');
+
+// The state table is dynalite behind the real DynamoDB client, so conditions and limits are DynamoDB's own.
+let ledger: Ledger;
+beforeAll(async () => {
+  ledger = await startLedger({ hash: 'group' }, 'launch-loop-state');
+});
+afterAll(async () => {
+  await ledger.stop();
+});
 
 function io() {
   const asg = mockClient(AutoScalingClient);
   const ec2 = mockClient(EC2Client);
-  const ddb = mockClient(DynamoDBDocumentClient);
   let clock = 0;
   const api = createIo(
     {
       ec2: new EC2Client({}),
       autoscaling: new AutoScalingClient({}),
       codedeploy: new CodeDeployClient({}),
-      dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      dynamo: ledger.ddb,
       cloudwatch: new CloudWatchClient({}),
       sns: new SNSClient({}),
     },
     { sleep: async (ms) => void (clock += ms), now: () => clock, random: () => 1, consoleDeadlineMs: 10_000, callDeadlineMs: 5_000 },
   );
-  return { asg, ec2, ddb, api, elapsed: () => clock };
+  return { asg, ec2, api, elapsed: () => clock };
 }
 
 const activities = () => {
@@ -55,10 +71,10 @@ describe('explainActivity', () => {
 
   test('says nothing for a group that is gone, and says why when the call fails', async () => {
     const h = io();
-    h.asg.on(DescribeScalingActivitiesCommand).rejectsOnce(Object.assign(new Error('AutoScalingGroup name not found - g'), { name: 'ValidationError' }));
+    h.asg.on(DescribeScalingActivitiesCommand).rejectsOnce(await asgError(groupGone()));
     expect(await h.api.explainActivity('g')).toBeUndefined();
-    h.asg.on(DescribeScalingActivitiesCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDenied' }));
-    expect(await h.api.explainActivity('g')).toEqual({ cause: 'could not be read: AccessDenied: not allowed' });
+    h.asg.on(DescribeScalingActivitiesCommand).rejects(await asgError(wire.autoscaling.accessDenied('DescribeScalingActivities')));
+    expect(await h.api.explainActivity('g')).toEqual({ cause: 'could not be read: AccessDenied: User is not authorized to perform: autoscaling:DescribeScalingActivities' });
   });
 });
 
@@ -73,7 +89,7 @@ describe('holdCapacity', () => {
 describe('consoleOutput', () => {
   test('gives up at the deadline while throttled, without throwing', async () => {
     const h = io();
-    h.ec2.on(GetConsoleOutputCommand).rejects(Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' }));
+    h.ec2.on(GetConsoleOutputCommand).rejects(await ec2Error(wire.ec2.requestLimitExceeded()));
     const out = await h.api.consoleOutput('i-1', 5);
     expect(out).toEqual({ instanceId: 'i-1', unavailable: 'RequestLimitExceeded: Request limit exceeded.' });
     expect(h.elapsed()).toBeLessThanOrEqual(10_000);
@@ -88,27 +104,34 @@ describe('consoleOutput', () => {
 });
 
 describe('saveState', () => {
+  const s1 = applyEvent(emptyState(), 'e1', { kind: 'launching', instanceId: 'i-1', at: 1_000 }, { threshold: 3, windowMs: 1_800_000, shortLivedMs: 900_000 }).state;
+
   test('creates the item only if absent, then updates only the version it read', async () => {
     const h = io();
-    h.ddb.on(PutCommand).resolves({});
-    await h.api.saveState('t', 'g', emptyState(), 0, 123);
-    await h.api.saveState('t', 'g', emptyState(), 4, 123);
-    const [first, second] = h.ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
-    expect(first).toMatchObject({ ConditionExpression: 'attribute_not_exists(#g)', Item: { group: 'g', version: 1, expiresAt: 123 } });
-    expect(second).toMatchObject({ ConditionExpression: '#v = :expected', ExpressionAttributeValues: { ':expected': 4 }, Item: { version: 5 } });
+    expect(await h.api.saveState('launch-loop-state', 'g-save', s1, 0, 123)).toBe(true);
+    expect(await h.api.saveState('launch-loop-state', 'g-save', emptyState(), 1, 456)).toBe(true);
+    expect((await ledger.items()).find((i) => i.group === 'g-save')).toEqual({ group: 'g-save', version: 2, state: JSON.stringify(emptyState()), expiresAt: 456 });
   });
 
-  test('reports a conflict as false and rethrows anything else', async () => {
+  test('reports a conflict (DynamoDB rejected the condition) as false and leaves the item as it was', async () => {
     const h = io();
-    h.ddb.on(PutCommand).rejectsOnce(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
-    expect(await h.api.saveState('t', 'g', emptyState(), 1, 1)).toBe(false);
-    h.ddb.on(PutCommand).rejects(Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' }));
-    await expect(h.api.saveState('t', 'g', emptyState(), 1, 1)).rejects.toThrow(/maximum allowed size/);
+    expect(await h.api.saveState('launch-loop-state', 'g-conflict', s1, 0, 1)).toBe(true);
+    expect(await h.api.saveState('launch-loop-state', 'g-conflict', emptyState(), 0, 1)).toBe(false);
+    expect(await h.api.saveState('launch-loop-state', 'g-conflict', emptyState(), 4, 1)).toBe(false);
+    expect(await h.api.loadState('launch-loop-state', 'g-conflict')).toEqual({ state: s1, version: 1 });
+  });
+
+  test('rethrows anything else: an item over DynamoDB\'s 400 KB limit', async () => {
+    const h = io();
+    const huge: GroupState = { ...emptyState(), seenEventIds: Array.from({ length: 5_000 }, (_, n) => `event-${String(n).padStart(80, '0')}`) };
+    await expect(h.api.saveState('launch-loop-state', 'g-huge', huge, 0, 1)).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringMatching(/Item size has exceeded the maximum allowed size/) });
+    expect(await h.api.loadState('launch-loop-state', 'g-huge')).toEqual({ state: emptyState(), version: 0 });
   });
 });
 
-test('isGroupGone reads Auto Scaling\'s answer for a missing group only', () => {
-  expect(isGroupGone(Object.assign(new Error('AutoScalingGroup name not found - null'), { name: 'ValidationError' }))).toBe(true);
-  expect(isGroupGone(Object.assign(new Error('Invalid value for MinSize'), { name: 'ValidationError' }))).toBe(false);
-  expect(isGroupGone(Object.assign(new Error('not found'), { name: 'AccessDenied' }))).toBe(false);
+test('isGroupGone reads Auto Scaling\'s answer for a missing group only', async () => {
+  expect(isGroupGone(await asgError(groupGone()))).toBe(true);
+  expect(isGroupGone(await asgError(wire.queryError('ValidationError', 'Invalid value for MinSize: must be between 0 and MaxSize')))).toBe(false);
+  // An AccessDenied whose text happens to say "not found" is still AccessDenied.
+  expect(isGroupGone(await asgError(wire.queryError('AccessDenied', 'AutoScalingGroup name not found', 403)))).toBe(false);
 });
