@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Turns Stryker's JSON reports (reports/mutation/<group>.json, written by `npm run mutate`) into bench/results/mutation.md:
+// Turns each group's kept result (bench/results/mutation/<group>.json, written by `npm run mutate` from Stryker's report)
+// into bench/results/mutation.md:
 // the score per file and every surviving (or uncovered) mutant, each with the reason it is equivalent or harmless.
 // Reasons live in bench/mutation-notes/<group>.json (one file per group, so work on two groups never edits one file), keyed by file, the original code and its replacement (not by line number,
 // so they survive edits elsewhere in the file). A survivor without a reason is listed as "no reason recorded": that is a
@@ -9,14 +10,12 @@ import { join, relative, basename } from 'node:path';
 import { GROUPS } from './mutation-groups.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const reportDir = join(root, 'reports/mutation');
+const reportDir = join(root, 'bench/results/mutation');
+// Only `npm run mutate` writes here: a scratch run (MUTATION_GROUP=scratch-<name> npx stryker run --mutate file:lines)
+// writes only under reports/ and never stands in for a group's full result.
 const reportPaths = process.argv.length > 2
   ? process.argv.slice(2).map((p) => join(root, p))
-  : readdirSync(reportDir)
-    // scratch-*: a partial run over a few lines (MUTATION_GROUP=scratch-<name> npx stryker run --mutate file:lines) never
-    // stands in for a group's full report.
-    .filter((f) => f.endsWith('.json') && !f.startsWith('incremental-') && !f.startsWith('scratch-'))
-    .map((f) => join(reportDir, f));
+  : (existsSync(reportDir) ? readdirSync(reportDir) : []).filter((f) => f.endsWith('.json')).map((f) => join(reportDir, f));
 const notesDir = join(root, 'bench/mutation-notes');
 const outPath = join(root, 'bench/results/mutation.md');
 const TARGET = 90;
@@ -24,9 +23,9 @@ const TARGET = 90;
 // Each group's report holds its own files; where two hold one file (a group's files changed), the newer report wins.
 const files = {};
 const runs = [];
-for (const p of reportPaths.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)) {
-  const r = JSON.parse(readFileSync(p, 'utf8'));
-  runs.push(`${relative(root, p)} (${new Date(statSync(p).mtimeMs).toISOString().slice(0, 16)}Z)`);
+const loaded = reportPaths.map((p) => ({ p, r: JSON.parse(readFileSync(p, 'utf8')) }));
+for (const { p, r } of loaded.sort((a, b) => (a.r.measuredAt ?? '').localeCompare(b.r.measuredAt ?? ''))) {
+  runs.push(`${basename(p, '.json')} (${r.measuredAt ?? new Date(statSync(p).mtimeMs).toISOString().slice(0, 16) + 'Z'}, at ${r.commit ?? 'unknown commit'})`);
   for (const [path, file] of Object.entries(r.files)) files[path.startsWith('/') ? relative(root, path) : path] = file;
 }
 const report = { files };
@@ -93,7 +92,7 @@ const out = [];
 out.push('# Mutation testing (StrykerJS)', '');
 out.push('Written by `npm run mutate` (stryker.config.mjs; the unit tests in stryker.jest.config.js, jest runner, per-test coverage,');
 out.push(`concurrency 2). Score = (killed + timed out) / (killed + timed out + survived + no coverage). Target: ${TARGET} % per file.`, '');
-out.push(`Reports: ${runs.join(', ')}.`, '');
+out.push(`Groups measured (bench/results/mutation/<group>.json; when, and at which commit): ${runs.join(', ')}.`, '');
 const notRun = Object.keys(GROUPS).filter((g) => !reportPaths.some((p) => basename(p) === `${g}.json`));
 if (notRun.length) out.push(`Groups with no report yet (not measured, not passed): ${notRun.map((g) => `${g} (${GROUPS[g].join(' ')})`).join(', ')}.`, '');
 out.push('| file | score % | killed | timeout | survived | no coverage | errors | target |');
@@ -102,7 +101,7 @@ for (const r of rows) {
   out.push(`| ${r.rel} | ${fmt(r.score)} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${r.errors} | ${r.score >= TARGET ? 'met' : '**missed**'} |`);
 }
 const tv = totals.killed + totals.timeout + totals.survived + totals.noCoverage;
-out.push(`| **all files** | ${fmt((100 * (totals.killed + totals.timeout)) / tv)} | ${totals.killed} | ${totals.timeout} | ${totals.survived} | ${totals.noCoverage} | ${totals.errors} | |`, '');
+out.push(`| **all files** | ${tv === 0 ? '–' : fmt((100 * (totals.killed + totals.timeout)) / tv)} | ${totals.killed} | ${totals.timeout} | ${totals.survived} | ${totals.noCoverage} | ${totals.errors} | |`, '');
 out.push('## Surviving mutants', '');
 if (survivors.length === 0) out.push('None.');
 else {
