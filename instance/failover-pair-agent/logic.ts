@@ -69,6 +69,8 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     .filter((m) => m.lifecycleState === 'InService' && m.privateIp && !seen.has(m.privateIp))
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   for (const m of newcomers) {
+    // Two members can report one address (a reused address, a stale description): it gets one slot, the first id's.
+    if (seen.has(m.privateIp!)) continue;
     const free = slots.findIndex((s) => !s.address);
     if (free < 0) {
       unplaced.push(m.instanceId);

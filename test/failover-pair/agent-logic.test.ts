@@ -49,6 +49,16 @@ describe('planSlots', () => {
     expect(plan.unplaced).toEqual(['i-2']);
   });
 
+  test('gives one slot to one address, even when two InService members report it (a reused address, a stale description)', () => {
+    const plan = planSlots([], [
+      { instanceId: 'i-b', lifecycleState: 'InService', privateIp: '10.0.1.7' },
+      { instanceId: 'i-a', lifecycleState: 'InService', privateIp: '10.0.1.7' },
+    ], 'app', 3);
+    expect(plan.slots).toEqual([{ address: '10.0.1.7', instanceId: 'i-a', state: 'ready' }, { state: 'maint' }, { state: 'maint' }]);
+    expect(plan.commands).toEqual(['set server app/app1 addr 10.0.1.7', 'set server app/app1 state ready']);
+    expect(plan.unplaced).toEqual([]);
+  });
+
   test('is a no-op when nothing changed', () => {
     const members: GroupMember[] = [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.1' }];
     const first = planSlots([], members, 'app', 3);
