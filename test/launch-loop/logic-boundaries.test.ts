@@ -1,34 +1,8 @@
-import { applyEvent, emptyState, judge, maxInWindowAround, type DetectorConfig, type Fact, type GroupState } from '../../lambda/launch-loop/logic';
+import { judge, maxInWindowAround } from '../../lambda/launch-loop/logic';
+import { CONFIG, failed, feed, HEALTH, MIN, SCALE_IN, T } from './helpers';
 
 // Every threshold of the detector, exactly at it, one millisecond below and one above; out-of-order and duplicated
 // event streams; two facts of one kind about one instance. Expected values are written out, not read from the module.
-
-const MIN = 60_000;
-const T = Date.UTC(2026, 10, 22, 3, 0, 0);
-/** Three short-lived launches within 30 minutes confirm a loop; a health-check termination within 15 minutes of launch counts. */
-const CONFIG: DetectorConfig = { threshold: 3, windowMs: 30 * MIN, shortLivedMs: 15 * MIN };
-const HEALTH = 'At 2026-11-22T03:10:00Z an instance was taken out of service in response to an ELB system health check failure.';
-const SCALE_IN = 'At 2026-11-22T03:10:00Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 3 to 2.';
-
-const failed = (n: number | string, at: number): Fact => ({
-  kind: 'launch-failed',
-  instanceId: `i-${n}`,
-  activityId: `act-${n}`,
-  at,
-  statusMessage: `launch ${n} failed`,
-  cause: 'capacity',
-});
-
-/** Feeds events in order; returns every decision and the final state. */
-function feed(events: Array<[string, Fact]>, config: DetectorConfig = CONFIG, start: GroupState = emptyState()) {
-  let state = start;
-  const decisions = events.map(([id, fact]) => {
-    const d = applyEvent(state, id, fact, config);
-    state = d.state;
-    return d;
-  });
-  return { state, decisions };
-}
 
 describe('short-lived threshold: a health-check termination shortLivedMs (15 min) after launch', () => {
   const record = (lifeMs: number) => ({ lastSeen: T + lifeMs, launchedAt: T, terminatedAt: T + lifeMs, terminateCause: HEALTH });

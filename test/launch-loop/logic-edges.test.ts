@@ -6,36 +6,15 @@ import {
   lastLines,
   latestDeadInstance,
   maxInWindowAround,
-  renderNotification,
   resumeCommand,
-  type DetectorConfig,
   type Fact,
   type GroupState,
   type Incident,
 } from '../../lambda/launch-loop/logic';
+import { CONFIG, failed, feed, HEALTH, HOUR, incidentOf, launching, MIN, notify, SCALE_IN, T } from './helpers';
 
 // The detector's remaining edges (ties between two facts of one kind, pruning by age and by count, a decision that
 // counts nothing) and the notification as people read it, written out in full. Expected values are literals.
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const T = Date.UTC(2026, 10, 22, 3, 0, 0);
-const CONFIG: DetectorConfig = { threshold: 3, windowMs: 30 * MIN, shortLivedMs: 15 * MIN };
-const HEALTH = 'At 2026-11-22T03:10:00Z an instance was taken out of service in response to an ELB system health check failure.';
-const SCALE_IN = 'At 2026-11-22T03:10:00Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 3 to 2.';
-
-function feed(events: Array<[string, Fact]>, config: DetectorConfig = CONFIG, start: GroupState = emptyState()) {
-  let state = start;
-  const decisions = events.map(([id, fact]) => {
-    const d = applyEvent(state, id, fact, config);
-    state = d.state;
-    return d;
-  });
-  return { state, decisions };
-}
-
-const failed = (n: number | string, at: number): Fact => ({ kind: 'launch-failed', instanceId: `i-${n}`, activityId: `act-${n}`, at, statusMessage: `launch ${n} failed`, cause: 'capacity' });
-const launching = (id: string, at: number): Fact => ({ kind: 'launching', instanceId: id, at });
 
 test('an empty state holds nothing', () => {
   expect(emptyState()).toEqual({ seenEventIds: [], instances: {}, shortLived: [], incidents: 0 });
@@ -211,15 +190,11 @@ describe('resumeCommand', () => {
 });
 
 test('latestDeadInstance: the latest launch that had an instance, skipping later launches without one', () => {
-  const incident: Incident = {
-    number: 1,
-    confirmedAt: T,
-    launches: [
-      { key: 'i-1', instanceId: 'i-1', at: T - 2 * MIN, reason: 'launch-failed', detail: 'x' },
-      { key: 'i-2', instanceId: 'i-2', at: T - MIN, reason: 'launch-failed', detail: 'x' },
-      { key: 'activity:a3', at: T, reason: 'launch-failed', detail: 'x', activityId: 'a3' },
-    ],
-  };
+  const incident = incidentOf([
+    { key: 'i-1', instanceId: 'i-1', at: T - 2 * MIN, reason: 'launch-failed', detail: 'x' },
+    { key: 'i-2', instanceId: 'i-2', at: T - MIN, reason: 'launch-failed', detail: 'x' },
+    { key: 'activity:a3', at: T, reason: 'launch-failed', detail: 'x', activityId: 'a3' },
+  ]);
   expect(latestDeadInstance(incident)).toBe('i-2');
 });
 
@@ -237,31 +212,22 @@ describe('lastLines', () => {
 });
 
 describe('the notification, in full', () => {
-  const incident: Incident = {
-    number: 1,
-    confirmedAt: T,
-    launches: [
-      { key: 'i-0a', instanceId: 'i-0a', at: T - 20 * MIN, reason: 'deployment-failed', detail: 'deployment d-1 failed on the new instance', deploymentId: 'd-1' },
-      { key: 'activity:a2', at: T - 10 * MIN, reason: 'launch-failed', detail: '  We currently do not have\n  sufficient   capacity  ', activityId: 'a2' },
-      { key: 'activity:?', at: T, reason: 'launch-failed', detail: 'no activity id' },
-    ],
-  };
-  const base = { groupName: 'my-asg', region: 'eu-west-1', incident, config: CONFIG };
+  const incident = incidentOf([
+    { key: 'i-0a', instanceId: 'i-0a', at: T - 20 * MIN, reason: 'deployment-failed', detail: 'deployment d-1 failed on the new instance', deploymentId: 'd-1' },
+    { key: 'activity:a2', at: T - 10 * MIN, reason: 'launch-failed', detail: '  We currently do not have\n  sufficient   capacity  ', activityId: 'a2' },
+    { key: 'activity:?', at: T, reason: 'launch-failed', detail: 'no activity id' },
+  ]);
 
   test('a suspended group with a deployment, its failed event, the activity and the console output', () => {
-    const { subject, message } = renderNotification({
-      ...base,
-      breaker: { mode: 'SUSPEND_LAUNCH', result: 'done' },
-      evidence: {
-        deployment: {
-          id: 'd-1',
-          status: 'Failed',
-          creator: 'autoscaling',
-          failedEvent: { instanceId: 'i-0a', lifecycleEvent: 'ValidateService', logTail: 'one\ntwo\n\n' },
-        },
-        activity: { description: 'Launching a new EC2 instance: i-0a.', statusCode: 'Cancelled', statusMessage: 'abandoned' },
-        consoleOutput: { instanceId: 'i-0a', lines: ['boot', 'failed'] },
+    const { subject, message } = notify(incident, { mode: 'SUSPEND_LAUNCH', result: 'done' }, {
+      deployment: {
+        id: 'd-1',
+        status: 'Failed',
+        creator: 'autoscaling',
+        failedEvent: { instanceId: 'i-0a', lifecycleEvent: 'ValidateService', logTail: 'one\ntwo\n\n' },
       },
+      activity: { description: 'Launching a new EC2 instance: i-0a.', statusCode: 'Cancelled', statusMessage: 'abandoned' },
+      consoleOutput: { instanceId: 'i-0a', lines: ['boot', 'failed'] },
     });
     expect(subject).toBe('Launch loop stopped in my-asg: 3 short-lived launches in 30 min');
     expect(message).toBe(
@@ -303,19 +269,15 @@ describe('the notification, in full', () => {
   });
 
   test('a hold that failed, a deployment without status, a blank log tail, an activity without description or status', () => {
-    const { subject, message } = renderNotification({
-      ...base,
-      breaker: { mode: 'HOLD_CAPACITY', result: 'failed' },
-      evidence: {
-        deployment: {
-          id: 'd-2',
-          errorCode: 'HEALTH_CONSTRAINTS',
-          errorMessage: 'too many\n failed',
-          failedEvent: { instanceId: 'i-0a', lifecycleEvent: 'AfterInstall', errorCode: 'ScriptFailed', scriptName: 'migrate.sh', message: 'exit\ncode 1', logTail: '\n  \n' },
-        },
-        activity: { cause: 'At 2026-11-22T02:59:00Z an instance was started' },
-        consoleOutput: { instanceId: 'i-0a', unavailable: 'the instance is gone' },
+    const { subject, message } = notify(incident, { mode: 'HOLD_CAPACITY', result: 'failed' }, {
+      deployment: {
+        id: 'd-2',
+        errorCode: 'HEALTH_CONSTRAINTS',
+        errorMessage: 'too many\n failed',
+        failedEvent: { instanceId: 'i-0a', lifecycleEvent: 'AfterInstall', errorCode: 'ScriptFailed', scriptName: 'migrate.sh', message: 'exit\ncode 1', logTail: '\n  \n' },
       },
+      activity: { cause: 'At 2026-11-22T02:59:00Z an instance was started' },
+      consoleOutput: { instanceId: 'i-0a', unavailable: 'the instance is gone' },
     });
     expect(subject).toBe('Launch loop in my-asg: 3 short-lived launches in 30 min');
     expect(message).toBe(
@@ -349,7 +311,7 @@ describe('the notification, in full', () => {
   });
 
   test('a suspension that failed still names the resume command for later', () => {
-    const { message } = renderNotification({ ...base, breaker: { mode: 'SUSPEND_LAUNCH', result: 'failed', error: 'AccessDenied: not authorized' }, evidence: {} });
+    const { message } = notify(incident, { mode: 'SUSPEND_LAUNCH', result: 'failed', error: 'AccessDenied: not authorized' });
     expect(message.split('\n').slice(3, 7)).toEqual([
       'Circuit breaker:',
       '  FAILED to stop launches (AccessDenied: not authorized): the loop may still be running. Stop it by hand:',
@@ -359,24 +321,24 @@ describe('the notification, in full', () => {
   });
 
   test('a hold with no capacity to restore prints no resume command', () => {
-    const { message } = renderNotification({ ...base, breaker: { mode: 'HOLD_CAPACITY', result: 'done', heldAt: 2 }, evidence: {} });
+    const { message } = notify(incident, { mode: 'HOLD_CAPACITY', result: 'done', heldAt: 2 });
     expect(message).not.toContain('When the cause is fixed');
     expect(message.split('\n')[5]).toBe('');
   });
 
   test('a breaker that is off never reads as stopped', () => {
-    const { subject } = renderNotification({ ...base, breaker: { mode: 'OFF', result: 'done' }, evidence: {} });
+    const { subject } = notify(incident, { mode: 'OFF', result: 'done' });
     expect(subject).toBe('Launch loop in my-asg: 3 short-lived launches in 30 min');
   });
 
   test('the subject: non-ASCII characters become "?", 99 characters fit, 100 are cut to 96 and "..."', () => {
     const off = { mode: 'OFF', result: 'off' } as const;
-    expect(renderNotification({ ...base, groupName: 'grüße', breaker: off, evidence: {} }).subject).toBe('Launch loop in gr??e: 3 short-lived launches in 30 min');
+    expect(notify(incident, off, {}, 'grüße').subject).toBe('Launch loop in gr??e: 3 short-lived launches in 30 min');
     // "Launch loop in " (15) + name + ": 3 short-lived launches in 30 min" (34): a 50-character name makes 99.
-    const fits = renderNotification({ ...base, groupName: 'g'.repeat(50), breaker: off, evidence: {} }).subject;
+    const fits = notify(incident, off, {}, 'g'.repeat(50)).subject;
     expect(fits).toBe(`Launch loop in ${'g'.repeat(50)}: 3 short-lived launches in 30 min`);
     expect(fits).toHaveLength(99);
-    const cut = renderNotification({ ...base, groupName: 'g'.repeat(51), breaker: off, evidence: {} }).subject;
+    const cut = notify(incident, off, {}, 'g'.repeat(51)).subject;
     expect(cut).toBe(`Launch loop in ${'g'.repeat(51)}: 3 short-lived launches in 30...`);
     expect(cut).toHaveLength(99);
   });

@@ -7,16 +7,10 @@ import {
   lastLines,
   MAX_INSTANCE_RECORDS,
   maxInWindowAround,
-  renderNotification,
   resumeCommand,
-  type DetectorConfig,
-  type Incident,
   type InstanceRecord,
 } from '../../lambda/launch-loop/logic';
-
-const MIN = 60_000;
-const T = Date.UTC(2026, 10, 22, 3, 0, 0);
-const CONFIG: DetectorConfig = { threshold: 3, windowMs: 30 * MIN, shortLivedMs: 15 * MIN };
+import { CONFIG, incidentOf, MIN, notify, T } from './helpers';
 
 describe('judge: what counts as a short-lived launch', () => {
   const cases: Array<[string, InstanceRecord, string | undefined]> = [
@@ -116,24 +110,13 @@ describe('applyEvent', () => {
 });
 
 describe('the notification', () => {
-  const incident: Incident = {
-    number: 1,
-    confirmedAt: T,
-    launches: [
-      { key: 'i-1', instanceId: 'i-1', at: T - 20 * MIN, reason: 'deployment-failed', detail: 'deployment d-1 failed on the new instance', deploymentId: 'd-1' },
-      { key: 'activity:a2', at: T - 10 * MIN, reason: 'launch-failed', detail: 'We currently do not have sufficient capacity', activityId: 'a2' },
-      { key: 'i-3', instanceId: 'i-3', at: T, reason: 'unhealthy-after-launch', detail: 'ELB system health check failure' },
-    ],
-  };
+  const incident = incidentOf([
+    { key: 'i-1', instanceId: 'i-1', at: T - 20 * MIN, reason: 'deployment-failed', detail: 'deployment d-1 failed on the new instance', deploymentId: 'd-1' },
+    { key: 'activity:a2', at: T - 10 * MIN, reason: 'launch-failed', detail: 'We currently do not have sufficient capacity', activityId: 'a2' },
+    { key: 'i-3', instanceId: 'i-3', at: T, reason: 'unhealthy-after-launch', detail: 'ELB system health check failure' },
+  ]);
   test('names the group, count, window, instances, and the one resume command', () => {
-    const { subject, message } = renderNotification({
-      groupName: 'my-asg',
-      region: 'eu-west-1',
-      incident,
-      config: CONFIG,
-      breaker: { mode: 'SUSPEND_LAUNCH', result: 'done' },
-      evidence: { consoleOutput: { instanceId: 'i-3', lines: ['a', 'b'] } },
-    });
+    const { subject, message } = notify(incident, { mode: 'SUSPEND_LAUNCH', result: 'done' }, { consoleOutput: { instanceId: 'i-3', lines: ['a', 'b'] } });
     expect(subject).toBe('Launch loop stopped in my-asg: 3 short-lived launches in 30 min');
     expect(message).toContain('3 launches in 30 minutes never served (threshold 3)');
     expect(message).toContain('i-1  deployment-failed');
@@ -143,20 +126,13 @@ describe('the notification', () => {
   });
 
   test('shows the failed lifecycle event and the tail of its script log', () => {
-    const { message } = renderNotification({
-      groupName: 'my-asg',
-      region: 'eu-west-1',
-      incident,
-      config: CONFIG,
-      breaker: { mode: 'SUSPEND_LAUNCH', result: 'done' },
-      evidence: {
-        deployment: {
-          id: 'd-1',
-          status: 'Failed',
-          creator: 'autoscaling',
-          errorCode: 'HEALTH_CONSTRAINTS',
-          failedEvent: { instanceId: 'i-1', lifecycleEvent: 'AfterInstall', errorCode: 'ScriptFailed', scriptName: 'migrate.sh', message: 'exit code 1', logTail: 'line a\nERROR: relation "users" does not exist\n' },
-        },
+    const { message } = notify(incident, { mode: 'SUSPEND_LAUNCH', result: 'done' }, {
+      deployment: {
+        id: 'd-1',
+        status: 'Failed',
+        creator: 'autoscaling',
+        errorCode: 'HEALTH_CONSTRAINTS',
+        failedEvent: { instanceId: 'i-1', lifecycleEvent: 'AfterInstall', errorCode: 'ScriptFailed', scriptName: 'migrate.sh', message: 'exit code 1', logTail: 'line a\nERROR: relation "users" does not exist\n' },
       },
     });
     expect(message).toContain('on i-1: lifecycle event AfterInstall failed (ScriptFailed, script migrate.sh): exit code 1');
@@ -170,14 +146,7 @@ describe('the notification', () => {
   });
 
   test('keeps the SNS subject ASCII and under 100 characters', () => {
-    const { subject } = renderNotification({
-      groupName: `grüße-${'x'.repeat(200)}`,
-      region: 'eu-west-1',
-      incident,
-      config: CONFIG,
-      breaker: { mode: 'OFF', result: 'off' },
-      evidence: {},
-    });
+    const { subject } = notify(incident, { mode: 'OFF', result: 'off' }, {}, `grüße-${'x'.repeat(200)}`);
     expect(subject.length).toBeLessThan(100);
     expect(subject).toMatch(/^[\x20-\x7e]+$/);
   });
