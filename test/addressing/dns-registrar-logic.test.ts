@@ -1,6 +1,6 @@
 import fc from 'fast-check';
+import { propertyRuns } from '../property-runs';
 import {
-  MAX_VALUES,
   completeNow,
   desiredValues,
   normaliseName,
@@ -100,9 +100,9 @@ describe('desiredValues', () => {
     expect(desiredValues([], addresses, current, true)).toEqual([]);
   });
 
-  test('caps a round-robin set at the Route 53 limit', () => {
+  test('caps a round-robin set at the Route 53 limit of 400 values', () => {
     const many = new Map(Array.from({ length: 450 }, (_, i) => [`i-${i}`, `10.0.${Math.floor(i / 250)}.${i % 250}`] as [string, string]));
-    expect(desiredValues([...many.keys()], many, undefined, false)).toHaveLength(MAX_VALUES);
+    expect(desiredValues([...many.keys()], many, undefined, false)).toHaveLength(400);
   });
 });
 
@@ -133,11 +133,13 @@ describe('planChange', () => {
     expect(planChange(undefined, [], 60)).toEqual({ action: 'NONE' });
   });
 
-  test('property: the plan names the record as read, reaches the desired set, and planning again changes nothing', () => {
-    const ip = fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `10.0.${a}.${b}`);
-    const record = fc.option(fc.record({ ttl: fc.constantFrom(30, 60, 300), values: fc.uniqueArray(ip, { minLength: 1, maxLength: 6 }) }), { nil: undefined });
+  test('property: the plan names the record as read, reaches the desired set, and planning again changes nothing (random seed)', () => {
+    // A small pool, so the current and desired sets overlap most of the time (same size, one address swapped, equal
+    // in another order): drawn from 65,536 addresses they almost never share one, and "same set" would go untested.
+    const ip = fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.9', '10.0.0.10', '10.0.1.1');
+    const record = fc.option(fc.record({ ttl: fc.constantFrom(30, 60, 300), values: fc.uniqueArray(ip, { minLength: 1, maxLength: 5 }) }), { nil: undefined });
     fc.assert(
-      fc.property(record, fc.uniqueArray(ip, { maxLength: 6 }), (current, desired) => {
+      fc.property(record, fc.uniqueArray(ip, { maxLength: 5 }), (current, desired) => {
         const change = planChange(current, desired, 60);
         if (change.action === 'REPLACE' || change.action === 'DELETE') {
           // The batch names the record exactly as it was read, or Route 53 would reject it.
@@ -150,6 +152,7 @@ describe('planChange', () => {
         expect(sortAddresses([...(after?.values ?? [])])).toEqual(sortAddresses([...desired]));
         expect(planChange(after, desired, 60)).toEqual({ action: 'NONE' });
       }),
+      { numRuns: propertyRuns(1000) },
     );
   });
 });
