@@ -147,12 +147,19 @@ export async function disableSourceDestCheck(c: Clients, instanceId: string, opt
   await retry(() => c.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, SourceDestCheck: { Value: false } })), tuned(options));
 }
 
-/** Instance metadata (IMDSv2: a session token first). */
-export async function imds(path: string, base = 'http://169.254.169.254'): Promise<string> {
+/**
+ * Instance metadata (IMDSv2: a session token first), at the SDK's metadata endpoint override
+ * (AWS_EC2_METADATA_SERVICE_ENDPOINT) when it is set, as every SDK-based program on the node honours it.
+ */
+export async function imds(path: string, base = metadataEndpoint()): Promise<string> {
   const token = await (await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '300' } })).text();
   const res = await fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': token } });
   if (!res.ok) throw new Error(`IMDS ${path}: HTTP ${res.status}`);
   return (await res.text()).trim();
+}
+
+function metadataEndpoint(): string {
+  return (process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT || 'http://169.254.169.254').replace(/\/+$/, '');
 }
 
 /**
