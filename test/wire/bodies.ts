@@ -132,6 +132,8 @@ export const autoscaling = {
   noActiveLifecycleAction: (instanceId: string) => queryError('ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`),
   /** ValidationError, HTTP 400 (SetInstanceProtection on an instance that is not in the group). */
   notInGroup: (instanceId: string, group: string) => queryError('ValidationError', `The instance ${instanceId} is not part of Auto Scaling group ${group}.`),
+  /** ValidationError, HTTP 400 (SetInstanceProtection on an instance that has left InService/Standby, e.g. Terminating:Wait). */
+  protectionNotInService: (instanceId: string) => queryError('ValidationError', `The instance ${instanceId} is not in InService or Standby state.`),
   /** ResourceContention, HTTP 500: "You already have a pending update to an Amazon EC2 Auto Scaling resource." */
   resourceContention: () => queryError('ResourceContention', 'You already have a pending update to an Auto Scaling resource (for example, a group, instance, or load balancer).', 500, 'Receiver'),
   /** ScalingActivityInProgress, HTTP 400: "The operation can't be performed because there are scaling activities in progress." */

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
   AutoScalingClient,
-  AutoScalingServiceException,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
@@ -18,6 +17,9 @@ import { parseArgs, parseConfig, type GuardConfig } from '../../instance/job-gua
 import { EX_NOTFOUND, EX_TEMPFAIL, releaseProtection, runGuarded, type GuardDeps } from '../../instance/job-guard/guard';
 import { instanceIdentity } from '../../instance/job-guard/imds';
 import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const ID = 'i-0abc1234def567890';
 const GROUP = 'workers-asg';
@@ -69,9 +71,11 @@ function instance(overrides: Partial<AutoScalingInstanceDetails> = {}) {
   };
 }
 
-function awsError(name: string, message: string, status = 400) {
-  return new AutoScalingServiceException({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
-}
+/** The exception the real Auto Scaling client throws for `command` when the service answers `answer` (test/wire/bodies.ts). */
+const asgError = (command: unknown, answer: WireAnswer) => parsedError(AutoScalingClient, command, answer);
+const describeCall = new DescribeAutoScalingInstancesCommand({ InstanceIds: [ID] });
+const protectCall = (on: boolean) => new SetInstanceProtectionCommand({ AutoScalingGroupName: GROUP, InstanceIds: [ID], ProtectedFromScaleIn: on });
+const completeCall = new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: CONFIG.lifecycleHookName, InstanceId: ID, LifecycleActionResult: 'CONTINUE' });
 
 /** A real child process (node), recorded as it starts and ends. */
 function node(script: string): string[] {
@@ -172,12 +176,12 @@ describe('job-guard', () => {
   test('retries throttling and an instance the group does not list yet', async () => {
     asg
       .on(DescribeAutoScalingInstancesCommand)
-      .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
+      .rejectsOnce(await asgError(describeCall, wire.autoscaling.throttling()))
       .resolvesOnce({ AutoScalingInstances: [] })
       .resolves(instance());
     asg
       .on(SetInstanceProtectionCommand)
-      .rejectsOnce(awsError('ResourceContention', 'pending update', 500))
+      .rejectsOnce(await asgError(protectCall(true), wire.autoscaling.resourceContention()))
       .callsFake((input) => {
         events.push(`protection ${input.ProtectedFromScaleIn ? 'on' : 'off'}`);
         return {};
@@ -187,7 +191,7 @@ describe('job-guard', () => {
   });
 
   test('does not start the job when protection cannot be set (fails closed, exit 75)', async () => {
-    asg.on(SetInstanceProtectionCommand).rejects(awsError('AccessDenied', 'not authorized', 403));
+    asg.on(SetInstanceProtectionCommand).rejects(await asgError(protectCall(true), wire.autoscaling.accessDenied('SetInstanceProtection')));
     expect(await runGuarded(node('process.exit(0)'), CONFIG, deps())).toBe(EX_TEMPFAIL);
     expect(events).not.toContain('job started');
   });
@@ -234,9 +238,10 @@ describe('job-guard', () => {
       events.push('lifecycle action completed');
       return {};
     });
+    const notInService = await asgError(protectCall(false), wire.autoscaling.protectionNotInService(ID));
     asg.on(SetInstanceProtectionCommand).callsFake((input) => {
       events.push(`protection ${input.ProtectedFromScaleIn ? 'on' : 'off'}`);
-      if (!input.ProtectedFromScaleIn) throw awsError('ValidationError', 'The instance is not in InService or Standby state');
+      if (!input.ProtectedFromScaleIn) throw notInService;
       return {};
     });
     try {
@@ -275,7 +280,7 @@ describe('job-guard', () => {
       .resolvesOnce(instance())
       .resolvesOnce(instance())
       .resolves(instance({ LifecycleState: 'Terminating:Wait' }));
-    asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', `No active Lifecycle Action found with instance ID ${ID}`));
+    asg.on(CompleteLifecycleActionCommand).rejects(await asgError(completeCall, wire.autoscaling.noActiveLifecycleAction(ID)));
     expect(await runGuarded(node('process.exit(0)'), { ...CONFIG, heartbeatIntervalSeconds: 60 }, deps())).toBe(0);
     expect(logs).toContain('INFO no terminate lifecycle action to complete');
   });
