@@ -193,3 +193,80 @@ describe('run keys: stable across versions, so a command run once per deployment
     expect(runKey('d-ABC123', 'cmd-c4d2a5ad')).toBe('d-ABC123#cmd-c4d2a5ad');
   });
 });
+
+describe('the grace covers only a leader the answer does not list', () => {
+  const SINCE = 1_700_000_000_000;
+  const r = rec({ term: 3, leader: 'i-new', version: 4, since: SINCE });
+  test('a just-elected leader the answer lists as unhealthy or in standby is replaced at once, by an event too', () => {
+    for (const [state, health] of [['InService', 'Unhealthy'], ['Standby', 'Healthy']]) {
+      const d = decideElection({ record: r, group: view([m('i-new', state, health), m('i-b')]), trigger: { kind: 'launch', instanceId: 'i-b' }, now: SINCE + 1 });
+      expect(d.next).toEqual({ term: 4, leader: 'i-b', since: SINCE + 1, version: 5, previous: 'i-new', departed: [] });
+      expect(d.reason).toBe(`leader i-new is ${state}/${health}: elected i-b for term 4`);
+    }
+  });
+});
+
+describe('a leader that can no longer lead, with nobody to take over', () => {
+  test('is removed from the ledger (vacant, term kept), not left in place', () => {
+    const d = decideElection({ record: rec({ term: 2, leader: 'i-a', version: 3, since: 10 }), group: view([m('i-a', 'InService', 'Unhealthy'), m('i-b', 'Pending')]), trigger: { kind: 'sweep' }, now: 5_000_000 });
+    expect(d.next).toEqual({ term: 2, version: 4, previous: 'i-a', departed: [] });
+    expect(d.reason).toBe('leader i-a is InService/Unhealthy; no eligible instance: leadership vacant until one is in service');
+  });
+});
+
+describe('no tag calls for an instance the group no longer lists, except the one this terminate event is about (it still runs)', () => {
+  const r = rec({ term: 6, leader: 'i-b', version: 8, previous: 'i-z' });
+  const group = view([m('i-b'), m('i-c')], 2);
+  test('a previous leader the group no longer lists is neither untagged nor unprotected, whatever the trigger', () => {
+    const none = { tag: { instanceId: 'i-b', term: 6 }, untag: [], protect: [], unprotect: [] };
+    expect(deriveEffects({ record: r, before: 'i-z', group, trigger: { kind: 'sweep' }, protectLeader: false })).toEqual(none);
+    expect(deriveEffects({ record: r, before: 'i-z', group, trigger: { kind: 'terminate', instanceId: 'i-c' }, protectLeader: false })).toEqual(none);
+    // A warm-pool instance coming back that the answer does not list yet: it lost its tag when it left.
+    expect(deriveEffects({ record: r, before: 'i-z', group, trigger: { kind: 'launch', instanceId: 'i-z' }, protectLeader: false })).toEqual(none);
+  });
+  test('the leader this terminate event is about is untagged though the answer no longer lists it (it still runs)', () => {
+    expect(deriveEffects({ record: r, before: 'i-z', group, trigger: { kind: 'terminate', instanceId: 'i-z' }, protectLeader: false }).untag).toEqual(['i-z']);
+  });
+});
+
+describe('effects come out sorted, so the same ledger always gives the same calls', () => {
+  test('untag', () => {
+    const e = deriveEffects({ record: rec({ term: 4, leader: 'i-a', version: 5, previous: 'i-b' }), before: 'i-c', group: view([m('i-a'), m('i-b'), m('i-c')], 3), trigger: { kind: 'sweep' }, protectLeader: false });
+    expect(e.untag).toEqual(['i-b', 'i-c']);
+  });
+  test('unprotect', () => {
+    const e = deriveEffects({
+      record: rec({ term: 4, leader: 'i-a', version: 5, previous: 'i-c' }),
+      before: 'i-c',
+      group: view([m('i-a', 'InService', 'Healthy', true), m('i-c', 'InService', 'Healthy', true)], 1),
+      trigger: { kind: 'sweep' },
+      protectLeader: true,
+    });
+    expect(e.unprotect).toEqual(['i-a', 'i-c']);
+  });
+});
+
+describe('claim reasons, written out (they are the log a failed deployment is read from)', () => {
+  const me = { instanceId: 'i-me', bootId: 'boot-1', pid: 42 };
+  const run = (r: Partial<RunRecord>): RunRecord => ({ key: 'd-1#m', status: 'RUNNING', attempt: 1, owner: 'i-other', bootId: 'boot-x', pid: 7, startedAt: 0, ...r });
+  const alive = () => true;
+  test.each([
+    ['no run yet', undefined, true, { action: 'claim', attempt: 1, expectedAttempt: undefined, reason: 'first claim' }],
+    ['abandoned', run({ status: 'ABANDONED', attempt: 4 }), false, { action: 'claim', attempt: 5, expectedAttempt: 4, reason: 'attempt 4 by i-other was abandoned (its instance left the group)' }],
+    ['failed, fresh look', run({ status: 'FAILED', attempt: 2 }), true, { action: 'claim', attempt: 3, expectedAttempt: 2, reason: 'attempt 2 by i-other failed; trying again' }],
+    ['failed without an exit code', run({ status: 'FAILED', attempt: 2 }), false, { action: 'fail', reason: 'attempt 2 by i-other failed (exit code unknown)' }],
+    ['ours, before a reboot', run({ owner: 'i-me', bootId: 'boot-0', attempt: 6 }), true, { action: 'claim', attempt: 7, expectedAttempt: 6, reason: 'attempt 6 was cut short by a reboot of this instance' }],
+  ] as const)('%s', (_name, record, firstLook, expected) => {
+    expect(decideClaim({ record, me, firstLook, localProcessAlive: alive })).toEqual(expected);
+  });
+});
+
+describe('run names keep their leading zeros', () => {
+  // FNV-1a computed independently: these command lines hash below 0x01000000.
+  test.each([
+    [['migrate', '35'], 'cmd-003cb35a'],
+    [['bin/rails', '31'], 'cmd-00c0e4f8'],
+  ])('%j is %s', (argv, name) => {
+    expect(commandName(argv)).toBe(name);
+  });
+});
