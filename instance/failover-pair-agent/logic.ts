@@ -39,7 +39,11 @@ export interface SlotPlan {
  */
 export function planSlots(current: readonly ServerSlot[], members: readonly GroupMember[], backend: string, slotCount: number): SlotPlan {
   const slots: ServerSlot[] = Array.from({ length: slotCount }, (_, i) => current[i] ?? { state: 'maint' });
-  const byAddress = new Map(members.filter((m) => m.privateIp).map((m) => [m.privateIp!, m]));
+  // One member per address; where two report one (a reused address, a stale description), the InService one.
+  const byAddress = new Map<string, GroupMember>();
+  for (const m of members) {
+    if (m.privateIp && (m.lifecycleState === 'InService' || !byAddress.has(m.privateIp))) byAddress.set(m.privateIp, m);
+  }
   const commands: string[] = [];
   const name = (i: number) => `${backend}/${backend}${i + 1}`;
 
@@ -49,10 +53,8 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     if (!slot.address) return;
     const member = byAddress.get(slot.address);
     if (!member || seen.has(slot.address) || !(member.lifecycleState === 'InService' || LEAVING.test(member.lifecycleState))) {
-      if (slot.state !== 'maint' || slot.address) {
-        if (slot.state !== 'maint') commands.push(`set server ${name(i)} state maint`);
-        slots[i] = { state: 'maint' };
-      }
+      if (slot.state !== 'maint') commands.push(`set server ${name(i)} state maint`);
+      slots[i] = { state: 'maint' };
       return;
     }
     seen.add(slot.address);
@@ -66,10 +68,10 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
   // 2. Place InService instances that have no slot yet.
   const unplaced: string[] = [];
   const newcomers = members
-    .filter((m) => m.lifecycleState === 'InService' && m.privateIp && !seen.has(m.privateIp))
+    .filter((m) => m.lifecycleState === 'InService' && m.privateIp)
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   for (const m of newcomers) {
-    // Two members can report one address (a reused address, a stale description): it gets one slot, the first id's.
+    // Already in a slot, or a second InService member with one address: one slot, the first id's.
     if (seen.has(m.privateIp!)) continue;
     const free = slots.findIndex((s) => !s.address);
     if (free < 0) {
@@ -80,7 +82,8 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     seen.add(m.privateIp!);
     commands.push(`set server ${name(free)} addr ${m.privateIp}`, `set server ${name(free)} state ready`);
   }
-  const changed = commands.length > 0 || slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
+  // Every command changes its slot, so comparing the slots is enough.
+  const changed = slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
   return { slots, commands, unplaced, changed };
 }
 
