@@ -13,6 +13,8 @@ import {
   renderNodeConf,
 } from '../../lib/failover-pair/keepalived-config';
 import { renderCheckScript, renderSupervisorScript, renderSystemdUnits, shellQuote } from '../../lib/failover-pair/scripts-config';
+import { SYSTEMD_HARDENING } from '../../lib/private/systemd-hardening';
+import { SUPERVISOR, edited } from './expected-files';
 
 const paths = { configDir: '/etc/rfha', runDir: '/run/rfha' };
 const rules = { minPort: 1024, maxPort: 65535, reserved: [{ prop: 'statsPort', port: 8404 }] };
@@ -341,53 +343,25 @@ describe('shellQuote', () => {
 });
 
 describe('the HAProxy supervisor, every line', () => {
-  const o = { paths: edge, configFiles: ['/etc/edge/a b.cfg', "/etc/edge/it's.cfg"], readinessPort: 9000, readinessBackend: 'web', restartDelaySeconds: 5, haproxyBinary: '/usr/sbin/haproxy' };
+  test('at the construct\'s values: the whole script (track file marks, readiness from the stats CSV of the app backend, restart after the delay)', () => {
+    const rfha = { configDir: '/etc/rfha', runDir: '/run/rfha' };
+    expect(renderSupervisorScript({ paths: rfha, configFiles: ['/etc/rfha/haproxy.cfg', '/etc/rfha/app-backend.cfg'], readinessPort: 8404, restartDelaySeconds: 2 })).toBe(SUPERVISOR);
+  });
 
-  test('the whole script: track file marks, readiness from the stats CSV of the backend, restart after the delay', () => {
-    expect(renderSupervisorScript(o)).toBe(`#!/bin/bash
-# Rendered by resilient-fleet HaproxyFailoverPair: runs HAProxy and tells keepalived, through its track file,
-# the instant HAProxy stops. Reload HAProxy with: systemctl reload rfha-haproxy (saves the servers' state, then SIGUSR2)
-set -u
-up='/run/edge/haproxy.up'
-pidfile='/run/edge/haproxy.pid'
-# Down is written in place with shell builtins only (no fork, about 2 to 5 ms sooner on a busy node): keepalived
-# reads the file on close-after-write, and a reader that catches it truncated sees empty, which also means down.
-# Up goes through a rename, so keepalived never reads a half-written "1".
-mark() { if [ "$1" = 0 ]; then printf '0\\n' > "$up"; else printf '%s\\n' "$1" > "$up.tmp" && mv -f "$up.tmp" "$up"; fi; }
-# Serving: the stats CSV shows the app backend UP (bound, and a server passed its checks). Builtins only.
-serving() {
-  { printf 'GET /;csv HTTP/1.0\\r\\n\\r\\n' >&3
-    while IFS= read -r line <&3; do
-      case "$line" in web,BACKEND,*) case "$line" in *,UP,*) return 0 ;; esac; return 1 ;; esac
-    done
-    return 1
-  } 3<>/dev/tcp/127.0.0.1/9000 2>/dev/null
-}
-pid=0
-stop() { mark 0; [ "$pid" -gt 0 ] && kill -USR1 "$pid" 2>/dev/null && wait "$pid"; exit 0; }
-trap stop TERM INT
-mkdir -p '/run/edge'
-mark 0
-# The servers' state a reload hands to the new worker (DNS mode loads it): "1" is an empty state of version 1, so a
-# first start finds a valid file instead of warning that there is none.
-[ -e '/run/edge/server-state' ] || printf '1\\n' > '/run/edge/server-state'
-while true; do
-  /usr/sbin/haproxy -W -db -f '/etc/edge/a b.cfg' -f '/etc/edge/it'\\''s.cfg' &
-  pid=$!
-  printf '%s\\n' "$pid" > "$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"
-  # Up once HAProxy serves, however long that takes: no give-up (a slow start that outlasted a bounded wait left
-  # HAProxy serving while the track file said down). Only HAProxy exiting ends the wait.
-  while kill -0 "$pid" 2>/dev/null; do
-    if serving; then mark 1; break; fi
-    sleep 0.05
-  done
-  wait "$pid"
-  rc=$?
-  mark 0
-  echo "haproxy-supervisor: haproxy $pid exited ($rc); restarting in 5s" >&2
-  sleep 5
-done
-`);
+  test('every option changes exactly its lines: run directory, config files (quoted), readiness port and backend, binary, restart delay', () => {
+    const o = { paths: edge, configFiles: ['/etc/edge/a b.cfg', "/etc/edge/it's.cfg"], readinessPort: 9000, readinessBackend: 'web', restartDelaySeconds: 5, haproxyBinary: '/usr/sbin/haproxy' };
+    expect(renderSupervisorScript(o)).toBe(
+      edited(SUPERVISOR, [
+        ["\nup='/run/rfha/haproxy.up'\n", "\nup='/run/edge/haproxy.up'\n"],
+        ["\npidfile='/run/rfha/haproxy.pid'\n", "\npidfile='/run/edge/haproxy.pid'\n"],
+        ['case "$line" in app,BACKEND,*)', 'case "$line" in web,BACKEND,*)'],
+        ['} 3<>/dev/tcp/127.0.0.1/8404 2>/dev/null', '} 3<>/dev/tcp/127.0.0.1/9000 2>/dev/null'],
+        ["\nmkdir -p '/run/rfha'\n", "\nmkdir -p '/run/edge'\n"],
+        ["[ -e '/run/rfha/server-state' ] || printf '1\\n' > '/run/rfha/server-state'", "[ -e '/run/edge/server-state' ] || printf '1\\n' > '/run/edge/server-state'"],
+        ["\n  haproxy -W -db -f '/etc/rfha/haproxy.cfg' -f '/etc/rfha/app-backend.cfg' &\n", "\n  /usr/sbin/haproxy -W -db -f '/etc/edge/a b.cfg' -f '/etc/edge/it'\\''s.cfg' &\n"],
+        ['restarting in 2s" >&2\n  sleep 2\n', 'restarting in 5s" >&2\n  sleep 5\n'],
+      ]),
+    );
   });
 
   test('by default it runs haproxy from the PATH and waits for the backend named app', () => {
@@ -407,22 +381,20 @@ pid="$(cat '/run/edge/haproxy.pid' 2>/dev/null)" || exit 1
   });
 });
 
-// lib/private/systemd-hardening.ts, written out.
-const HARDENING = `NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictNamespaces=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native`;
+// The blocks the units share, for runDir /run/edge. The hardening itself is pinned, written out, where the construct
+// ships it (staged-files.test.ts); here it is the module's text, at its place in each unit.
+const RESTART_IN_RUN_DIR = `Restart=always
+RestartSec=1
+RuntimeDirectory=edge
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes`;
+const INET_NO_REALTIME = `RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictRealtime=yes`;
+const HARDENED_INSTALL = `${SYSTEMD_HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+`;
 
 describe('renderSystemdUnits, every setting', () => {
   const u = {
@@ -452,20 +424,11 @@ ExecStart=/bin/bash /etc/edge/haproxy-supervisor.sh
 # The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
 ExecReload=/usr/local/bin/node /opt/edge/agent/index.mjs reload
 LimitNOFILE=4242
-Restart=always
-RestartSec=1
-RuntimeDirectory=edge
-RuntimeDirectoryMode=0755
-RuntimeDirectoryPreserve=yes
+${RESTART_IN_RUN_DIR}
 ReadWritePaths=/run/edge
 CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-RestrictRealtime=yes
-${HARDENING}
-
-[Install]
-WantedBy=multi-user.target
-`);
+${INET_NO_REALTIME}
+${HARDENED_INSTALL}`);
   });
 
   test('keepalived: the track file exists before it starts, its pid files, the marker address dropped however it stops', () => {
@@ -483,19 +446,11 @@ ExecReload=/bin/kill -HUP $MAINPID
 # However keepalived ended (stopped, killed, crashed), it is no longer master: drop the marker address it held.
 # The agent sees the same from keepalived's pid files and stops acting as master.
 ExecStopPost=-/usr/sbin/ip addr del 169.254.253.7/32 dev lo
-Restart=always
-RestartSec=1
-RuntimeDirectory=edge
-RuntimeDirectoryMode=0755
-RuntimeDirectoryPreserve=yes
+${RESTART_IN_RUN_DIR}
 ReadWritePaths=/run/edge
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL CAP_SYS_NICE
 RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET
-${HARDENING}
-
-[Install]
-WantedBy=multi-user.target
-`);
+${HARDENED_INSTALL}`);
   });
 
   test('the agent: its environment file, on the given node binary, writing only the run and config directories, CAP_KILL only', () => {
@@ -506,20 +461,11 @@ After=rfha-haproxy.service rfha-keepalived.service
 [Service]
 EnvironmentFile=/etc/edge/node.env
 ExecStart=/usr/local/bin/node /opt/edge/agent/index.mjs run
-Restart=always
-RestartSec=1
-RuntimeDirectory=edge
-RuntimeDirectoryMode=0755
-RuntimeDirectoryPreserve=yes
+${RESTART_IN_RUN_DIR}
 ReadWritePaths=/run/edge /etc/edge
 CapabilityBoundingSet=CAP_KILL
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-RestrictRealtime=yes
-${HARDENING}
-
-[Install]
-WantedBy=multi-user.target
-`);
+${INET_NO_REALTIME}
+${HARDENED_INSTALL}`);
   });
 
   test('the VPN virtual address: on lo before HAProxy starts, removed when stopped', () => {
