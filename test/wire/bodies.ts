@@ -190,6 +190,9 @@ export const sqs = {
   messageNotInflight: () => jsonError('MessageNotInflight', 'The message referred to is not in flight.', { namespace: 'com.amazonaws.sqs#', queryError: 'AWS.SimpleQueueService.MessageNotInflight;Sender' }),
   /** RequestThrottled, HTTP 400. */
   requestThrottled: () => jsonError('RequestThrottled', 'Request is throttled.', { namespace: 'com.amazonaws.sqs#', queryError: 'RequestThrottled;Sender' }),
+  /** Common error AccessDeniedException (query code AccessDenied), HTTP 400: "You do not have sufficient access to perform this action." */
+  accessDenied: (action: string) =>
+    jsonError('AccessDeniedException', `User: arn:aws:sts::123456789012:assumed-role/worker/i-0abc1234def567890 is not authorized to perform: sqs:${action}`, { namespace: 'com.amazon.coral.service#', queryError: 'AccessDenied;Sender' }),
 };
 
 export const cloudwatch = {

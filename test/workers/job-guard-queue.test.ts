@@ -3,23 +3,27 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   AutoScalingClient,
-  AutoScalingServiceException,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingInstancesCommand,
   SetInstanceProtectionCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseArgs, type GuardConfig } from '../../instance/job-guard/args';
 import { defaultSpawn } from '../../instance/job-guard/guard';
 import { receiveAndRun, type QueueDeps } from '../../instance/job-guard/queue';
 import describeResponse from '../fixtures/events/autoscaling-describe-auto-scaling-instances-response.json';
 import receiveResponse from '../fixtures/events/sqs-receive-message-response.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
 
 const ID = 'i-0abc1234def567890';
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs';
 const CONFIG: GuardConfig = { lifecycleHookName: 'resilient-fleet-job-drain', heartbeatIntervalSeconds: 60, maxTerminationWaitSeconds: 3600 };
 const MESSAGE = receiveResponse.Messages[0];
+// Calls for parsedError (test/wire/parsed.ts): SQS errors as the real client parses the documented JSON answers.
+const receiveCall = new ReceiveMessageCommand({ QueueUrl: QUEUE, MaxNumberOfMessages: 1 });
+const deleteCall = new DeleteMessageCommand({ QueueUrl: QUEUE, ReceiptHandle: MESSAGE.ReceiptHandle });
 
 const asg = mockClient(AutoScalingClient);
 const sqs = mockClient(SQSClient);
@@ -113,21 +117,21 @@ describe('job-guard --queue-url', () => {
   });
 
   test('retries throttled receives and deletes', async () => {
-    const throttled = () => new SQSServiceException({ name: 'ThrottlingException', message: 'Rate exceeded', $fault: 'client', $metadata: { httpStatusCode: 400 } });
-    sqs.on(ReceiveMessageCommand).rejectsOnce(throttled()).resolves(receiveResponse);
-    sqs.on(DeleteMessageCommand).rejectsOnce(throttled()).resolves({});
+    sqs.on(ReceiveMessageCommand).rejectsOnce(await parsedError(SQSClient, receiveCall, wire.sqs.requestThrottled())).resolves(receiveResponse);
+    sqs.on(DeleteMessageCommand).rejectsOnce(await parsedError(SQSClient, deleteCall, wire.sqs.requestThrottled())).resolves({});
     expect(await receiveAndRun(QUEUE, JOB, CONFIG, deps(0))).toBe(0);
     expect(sqs.commandCalls(ReceiveMessageCommand)).toHaveLength(2);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(2);
   });
 
   test('a delete that keeps failing is logged, not fatal: the job\'s exit code stands', async () => {
-    sqs.on(DeleteMessageCommand).rejects(new SQSServiceException({ name: 'AccessDenied', message: 'no', $fault: 'client', $metadata: { httpStatusCode: 403 } }));
+    sqs.on(DeleteMessageCommand).rejects(await parsedError(SQSClient, deleteCall, wire.sqs.accessDenied('DeleteMessage')));
     expect(await receiveAndRun(QUEUE, JOB, CONFIG, deps(0))).toBe(0);
   });
 
   test('protection cannot be set: the message is handed back, the job not started', async () => {
-    asg.on(SetInstanceProtectionCommand).rejects(new AutoScalingServiceException({ name: 'AccessDenied', message: 'no', $fault: 'client', $metadata: { httpStatusCode: 403 } }));
+    const protect = new SetInstanceProtectionCommand({ AutoScalingGroupName: 'workers', InstanceIds: [ID], ProtectedFromScaleIn: true });
+    asg.on(SetInstanceProtectionCommand).rejects(await parsedError(AutoScalingClient, protect, wire.autoscaling.accessDenied('SetInstanceProtection')));
     expect(await receiveAndRun(QUEUE, JOB, CONFIG, deps(0))).toBe(75);
     expect(events).toEqual(['received', 'handed back']);
   });
