@@ -10,6 +10,7 @@ import {
   planRoute,
   planSlots,
   renderAppBackend,
+  renderPeers,
   ServerSlot,
 } from '../../instance/failover-pair-agent/logic';
 
@@ -167,4 +168,183 @@ test('parseShowStat and drainedInstances: a draining slot with no session is don
   ];
   expect(drainedInstances(slots, 'app', sessions)).toEqual(['i-2']);
   expect(parseShowStat('garbage', 'app').size).toBe(0);
+});
+
+// The head haproxy-config.ts renders, written out: a `default-server` line and comments that must not read as slots.
+const RENDERED_HEAD = [
+  '# The app instances: servers without a port receive each stream on its (mapped) destination port.',
+  '# The agent writes the server lines below from the Auto Scaling group and changes them at run time.',
+  'backend app',
+  '  balance leastconn',
+  '  default-server check port 8080 inter 2000ms fall 2 rise 2',
+  '  # slots: 3',
+  '',
+].join('\n');
+
+describe('planSlots, each lifecycle state of a slot holder', () => {
+  const held: ServerSlot[] = [{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }];
+  test.each([
+    ['InService', { address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, []],
+    ['Terminating', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['Terminating:Wait', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['Terminating:Proceed', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['Detaching', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['EnteringStandby', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['Standby', { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }, ['set server app/app1 state drain']],
+    ['Terminated', { state: 'maint' }, ['set server app/app1 state maint']],
+    ['Detached', { state: 'maint' }, ['set server app/app1 state maint']],
+    ['Pending:Wait', { state: 'maint' }, ['set server app/app1 state maint']],
+    ['Warmed:Terminating', { state: 'maint' }, ['set server app/app1 state maint']],
+  ])('%s', (lifecycleState, slot, commands) => {
+    const plan = planSlots(held, [{ instanceId: 'i-1', lifecycleState, privateIp: '10.0.1.10' }], 'app', 1);
+    expect(plan.slots).toEqual([slot]);
+    expect(plan.commands).toEqual(commands);
+  });
+
+  test('a drained instance back in service is ready again; a slot already in maintenance is freed without a command', () => {
+    const back = planSlots([{ address: '10.0.1.10', instanceId: 'i-1', state: 'drain' }], [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.10' }], 'app', 1);
+    expect(back.commands).toEqual(['set server app/app1 state ready']);
+    const freed = planSlots([{ address: '10.0.1.10', instanceId: 'i-1', state: 'maint' }], [], 'app', 1);
+    expect(freed.commands).toEqual([]);
+    expect(freed.slots).toEqual([{ state: 'maint' }]);
+    expect(freed.changed).toBe(true);
+  });
+
+  test('newcomers take free slots in instance-id order, whatever order the group lists them in', () => {
+    const members: GroupMember[] = [
+      { instanceId: 'i-c', lifecycleState: 'InService', privateIp: '10.0.0.3' },
+      { instanceId: 'i-a', lifecycleState: 'InService', privateIp: '10.0.0.1' },
+      { instanceId: 'i-b', lifecycleState: 'InService', privateIp: '10.0.0.2' },
+    ];
+    const plan = planSlots([], members, 'app', 2);
+    expect(plan.slots).toEqual([
+      { address: '10.0.0.1', instanceId: 'i-a', state: 'ready' },
+      { address: '10.0.0.2', instanceId: 'i-b', state: 'ready' },
+    ]);
+    expect(plan.unplaced).toEqual(['i-c']);
+  });
+
+  test('learns an instance id the file lacks: changed (the file is rewritten) though no command is needed', () => {
+    const current: ServerSlot[] = [{ address: '10.0.1.10', state: 'ready' }, { state: 'maint' }];
+    const plan = planSlots(current, [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.10' }], 'app', 2);
+    expect(plan.commands).toEqual([]);
+    expect(plan.changed).toBe(true);
+    expect(plan.slots).toEqual([{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, { state: 'maint' }]);
+  });
+
+  test('a member without an address is neither placed nor reported unplaced', () => {
+    const plan = planSlots([], [{ instanceId: 'i-1', lifecycleState: 'InService' }], 'app', 1);
+    expect(plan).toEqual({ slots: [{ state: 'maint' }], commands: [], unplaced: [], changed: false });
+  });
+});
+
+describe('the app backend file', () => {
+  const slots: ServerSlot[] = [
+    { address: '10.0.1.10', instanceId: 'i-1', state: 'ready' },
+    { address: '10.0.2.10', instanceId: 'i-2', state: 'drain' },
+    { state: 'maint' },
+    { address: '10.0.3.10', instanceId: 'i-3', state: 'maint' },
+    { address: '10.0.3.11', state: 'ready' },
+  ];
+  const text = [
+    RENDERED_HEAD + '  server app1 10.0.1.10 # i-1',
+    '  server app2 10.0.2.10 weight 0 # i-2',
+    '  server app3 0.0.0.0 disabled',
+    '  server app4 0.0.0.0 disabled',
+    '  server app5 10.0.3.11',
+    '',
+  ].join('\n');
+
+  test('renders one numbered server line per slot: ready, draining (weight 0), free or out (disabled placeholder)', () => {
+    expect(renderAppBackend(RENDERED_HEAD, 'app', slots)).toBe(text);
+  });
+
+  test('reads back every slot with its state and instance, and nothing from the head', () => {
+    expect(parseAppBackend(text)).toEqual([slots[0], slots[1], { state: 'maint' }, { state: 'maint' }, { address: '10.0.3.11', instanceId: undefined, state: 'ready' }]);
+  });
+
+  test('reads lines an operator spaced differently', () => {
+    expect(parseAppBackend('server  app1  10.0.1.10  weight 0  #i-1  \n\tserver app2 10.0.2.10 #  i-2\n  server app3 0.0.0.0\n')).toEqual([
+      { address: '10.0.1.10', instanceId: 'i-1', state: 'drain' },
+      { address: '10.0.2.10', instanceId: 'i-2', state: 'ready' },
+      { state: 'maint' },
+    ]);
+  });
+
+  test('ignores commented-out and default-server lines', () => {
+    expect(parseAppBackend('  # server app1 10.0.1.10 # i-1\n  default-server inter 2s\n  server-template x 3 10.0.0.1\n')).toEqual([]);
+  });
+});
+
+describe('parseHead', () => {
+  test('reads the rendered head', () => {
+    expect(parseHead(RENDERED_HEAD)).toEqual({ backend: 'app', slots: 3 });
+  });
+  test.each([
+    ['# the app backend: slot lines follow\nbackend  app\n  #slots:12\n', { backend: 'app', slots: 12 }],
+    ['backend app\n#   slots:   1\n', { backend: 'app', slots: 1 }],
+  ])('reads %j', (head, expected) => {
+    expect(parseHead(head)).toEqual(expected);
+  });
+  test.each(['backend app\n  # slots: 0\n', '  # slots: 4\n', 'backend app\n', 'use_backend app\n  # slots: 2\n'])('fails on %j, naming what is missing', (head) => {
+    expect(() => parseHead(head)).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
+  });
+});
+
+describe('choosePeer, in either listing order', () => {
+  const inst = (instanceId: string, state: string, launchTimeMs: number, privateIp?: string) => ({ instanceId, state, launchTimeMs, privateIp });
+  const both = <T>(a: T, b: T) => [[a, b], [b, a]];
+  test.each(both(inst('i-old', 'running', 1000, '10.0.2.7'), inst('i-new', 'running', 2000, '10.0.2.8')))('the newest running node (%#)', (a, b) => {
+    expect(choosePeer([a, b], 'i-self')).toBe('10.0.2.8');
+  });
+  test.each(both(inst('i-run', 'running', 1000, '10.0.2.7'), inst('i-pend', 'pending', 2000, '10.0.2.8')))('a running node before a newer pending one (%#)', (a, b) => {
+    expect(choosePeer([a, b], 'i-self')).toBe('10.0.2.7');
+  });
+  test.each(both(inst('i-old', 'pending', 1000, '10.0.2.7'), inst('i-new', 'pending', 3000, '10.0.2.8')))('the newest pending node when none runs (%#)', (a, b) => {
+    expect(choosePeer([a, b], 'i-self')).toBe('10.0.2.8');
+  });
+  test('never this node, never one without an address, never one stopping or stopped', () => {
+    expect(choosePeer([inst('i-self', 'running', 9000, '10.0.1.5'), inst('i-peer', 'pending', 1000, '10.0.2.7')], 'i-self')).toBe('10.0.2.7');
+    expect(choosePeer([inst('i-a', 'running', 9000), inst('i-b', 'pending', 1000, '10.0.2.7')], 'i-self')).toBe('10.0.2.7');
+    expect(choosePeer([inst('i-a', 'stopping', 9000, '10.0.2.6'), inst('i-b', 'stopped', 9000, '10.0.2.8')], 'i-self')).toBeUndefined();
+  });
+});
+
+test('renderPeers: one address a line, and an empty block for a lone node', () => {
+  expect(renderPeers(['10.0.2.7', '10.0.3.9'])).toBe('10.0.2.7\n10.0.3.9\n');
+  expect(renderPeers([])).toBe('');
+});
+
+describe('parseShowStat', () => {
+  test('reads only the servers of the named backend, whatever the column order and header spacing', () => {
+    const csv = [
+      '',
+      '#svname,scur,pxname,smax',
+      'FRONTEND,12,app,40',
+      'app1,4,app,20',
+      'BACKEND,4,app,30',
+      'other1,7,other,9',
+      'app2,,app,3',
+      '',
+    ].join('\n');
+    expect([...parseShowStat(csv, 'app')]).toEqual([['app1', 4], ['app2', 0]]);
+  });
+  test('scur first', () => {
+    expect([...parseShowStat('# scur,pxname,svname\n5,app,app1\n', 'app')]).toEqual([['app1', 5]]);
+  });
+  test.each(['', '# pxname,svname,smax\napp,app1,3\n', '# pxname,scur\napp,3\n', '# svname,scur\napp1,3\n'])('reads nothing without the columns it needs: %j', (csv) => {
+    expect(parseShowStat(csv, 'app').size).toBe(0);
+  });
+});
+
+test('drainedInstances: only a draining slot that is known, has an instance and holds no session', () => {
+  const slots: ServerSlot[] = [
+    { address: '10.0.0.1', instanceId: 'i-1', state: 'ready' },
+    { address: '10.0.0.2', instanceId: 'i-2', state: 'drain' },
+    { address: '10.0.0.3', state: 'drain' },
+    { address: '10.0.0.4', instanceId: 'i-4', state: 'drain' },
+    { state: 'maint' },
+  ];
+  const sessions = new Map([['app1', 0], ['app2', 0], ['app3', 0], ['app5', 0]]);
+  expect(drainedInstances(slots, 'app', sessions)).toEqual(['i-2']);
 });
