@@ -22,6 +22,7 @@ const pair = new HaproxyFailoverPair(stack, 'Edge', {
   ], // or clientsFile: 'clients.json' (an array, or { "clients": [...] })
   // elasticIpAllocationId: ...,       // e.g. from an AddressStack; default: a new, retained Elastic IP
   vpnVirtualIp: '172.31.255.10', // optional: a private address for VPN clients, outside the VPC's range
+  vpnRouteSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, // where traffic must reach it (the nodes may change any route there)
   advertInterval: Duration.millis(50), // VRRPv3 advert interval (the default)
   failbackDelay: Duration.seconds(10), // the preferred node takes the address back this long after it is healthy
 });

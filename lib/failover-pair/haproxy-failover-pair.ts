@@ -333,6 +333,13 @@ export class HaproxyFailoverPair extends Construct {
     const routeTableIds = props.vpnVirtualIp
       ? [...new Set(props.vpc.selectSubnets(props.vpnRouteSubnets ?? { subnets: [...props.vpc.publicSubnets, ...props.vpc.privateSubnets, ...props.vpc.isolatedSubnets] }).subnets.map((s) => s.routeTable.routeTableId))]
       : [];
+    if (props.vpnVirtualIp && props.vpnRouteSubnets === undefined && routeTableIds.length > 1) {
+      // IAM cannot limit CreateRoute/ReplaceRoute to one destination CIDR: the route tables are the blast radius.
+      Annotations.of(this).addWarningV2(
+        'resilient-fleet:vpnRouteSubnetsDefaultAll',
+        `HaproxyFailoverPair: vpnRouteSubnets is not set, so the nodes may create or replace any route (a NAT or internet default route included) in all ${routeTableIds.length} route tables of the VPC; IAM cannot limit these calls to the route of vpnVirtualIp ${props.vpnVirtualIp}/32. Set vpnRouteSubnets to the subnets whose traffic must reach the VPN address (for example { subnetGroupName: 'App' }), or acknowledge this warning.`,
+      );
+    }
 
     // ---- permissions: only this pair's address, route tables and tagged instances ----
     this.role = new iam.Role(this, 'InstanceRole', {

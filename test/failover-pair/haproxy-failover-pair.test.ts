@@ -195,9 +195,17 @@ describe('HaproxyFailoverPair options', () => {
     expect(policies).toContain('ec2:ModifyInstanceAttribute');
   });
 
-  test('routes the VPN virtual IP in every subnet\'s route table by default', () => {
-    const { template } = build({ vpnVirtualIp: '172.31.255.10' });
+  test('routes the VPN virtual IP in every subnet\'s route table by default, and warns that every route there may be changed', () => {
+    const { template, stack } = build({ vpnVirtualIp: '172.31.255.10' });
     expect(userData(template())).toContain('rtb-0pub0,rtb-0pub1,rtb-0pub2,rtb-0prv0,rtb-0prv1,rtb-0prv2,rtb-0iso0,rtb-0iso1,rtb-0iso2');
+    Annotations.fromStack(stack).hasWarning(
+      '/Test/Pair',
+      Match.stringLikeRegexp('vpnRouteSubnets is not set, so the nodes may create or replace any route .* in all 9 route tables of the VPC; IAM cannot limit these calls to the route of vpnVirtualIp 172\\.31\\.255\\.10/32\\. Set vpnRouteSubnets'),
+    );
+    // A chosen selection is the user's decision: no warning.
+    const chosen = build({ vpnVirtualIp: '172.31.255.10', vpnRouteSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } });
+    chosen.template();
+    expect(Annotations.fromStack(chosen.stack).findWarning('/Test/Pair', Match.stringLikeRegexp('vpnRouteSubnets'))).toEqual([]);
   });
 
   test('reads the clients from a JSON file', () => {
