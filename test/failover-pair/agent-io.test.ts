@@ -8,13 +8,15 @@ import {
   DescribeInstancesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
-  EC2ServiceException,
   ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { completeDrain, describeGroupMembers, describePairInstances, moveElasticIp, moveRoute } from '../../instance/failover-pair-agent/io';
 import addressesFixture from '../fixtures/events/ec2-describe-addresses-response.json';
 import groupsFixture from '../fixtures/events/autoscaling-describe-auto-scaling-groups-response.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const ec2Mock = mockClient(EC2Client);
 const asgMock = mockClient(AutoScalingClient);
@@ -23,9 +25,12 @@ const self = { instanceId: 'i-0self000000000001', networkInterfaceId: 'eni-0self
 const fast = { sleep: async () => {}, random: () => 0.5, deadlineMs: 60_000 };
 const ALLOC = 'eipalloc-282d9641';
 
-function awsError(name: string, status = 400) {
-  return new EC2ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
-}
+// Errors as the real clients parse the documented answers (test/wire/bodies.ts), one call of the operation that fails.
+const ec2Error = (command: unknown, answer: WireAnswer) => parsedError(EC2Client, command, answer);
+const asgError = (answer: WireAnswer) =>
+  parsedError(AutoScalingClient, new CompleteLifecycleActionCommand({ AutoScalingGroupName: 'app-asg', LifecycleHookName: 'drain-hook', InstanceId: 'i-2', LifecycleActionResult: 'CONTINUE' }), answer);
+const describeAddresses = new DescribeAddressesCommand({ AllocationIds: [ALLOC] });
+const associate = new AssociateAddressCommand({ AllocationId: ALLOC, InstanceId: self.instanceId, AllowReassociation: true });
 
 /** The documented DescribeAddresses answer, pointing at `instanceId`. */
 function addressAt(instanceId?: string): DescribeAddressesCommandOutput {
@@ -62,30 +67,32 @@ describe('moveElasticIp', () => {
 
   test('retries while EC2 does not see this just-launched instance yet (NotFound)', async () => {
     ec2Mock.on(DescribeAddressesCommand).resolves(addressAt('i-1234567890abcdef0'));
-    ec2Mock.on(AssociateAddressCommand).rejectsOnce(awsError('InvalidInstanceID.NotFound')).rejectsOnce(awsError('InvalidInstanceID.NotFound')).resolves({});
+    const notYet = await ec2Error(associate, wire.ec2.instanceNotFound(self.instanceId));
+    ec2Mock.on(AssociateAddressCommand).rejectsOnce(notYet).rejectsOnce(notYet).resolves({});
     await expect(moveElasticIp(clients, ALLOC, self, () => true, fast)).resolves.toBe('moved');
     expect(ec2Mock.commandCalls(AssociateAddressCommand)).toHaveLength(3);
   });
 
   test('retries through throttling and server errors', async () => {
-    ec2Mock.on(DescribeAddressesCommand).rejectsOnce(awsError('RequestLimitExceeded', 503)).resolves(addressAt('i-1234567890abcdef0'));
-    ec2Mock.on(AssociateAddressCommand).rejectsOnce(awsError('InternalError', 500)).resolves({});
+    ec2Mock.on(DescribeAddressesCommand).rejectsOnce(await ec2Error(describeAddresses, wire.ec2.requestLimitExceeded())).resolves(addressAt('i-1234567890abcdef0'));
+    ec2Mock.on(AssociateAddressCommand).rejectsOnce(await ec2Error(associate, wire.ec2.internalError())).resolves({});
     await expect(moveElasticIp(clients, ALLOC, self, () => true, fast)).resolves.toBe('moved');
   });
 
   test('fails at once on an error a retry cannot fix', async () => {
     ec2Mock.on(DescribeAddressesCommand).resolves(addressAt('i-1234567890abcdef0'));
-    ec2Mock.on(AssociateAddressCommand).rejects(awsError('UnauthorizedOperation', 403));
-    await expect(moveElasticIp(clients, ALLOC, self, () => true, fast)).rejects.toThrow(/UnauthorizedOperation/);
+    ec2Mock.on(AssociateAddressCommand).rejects(await ec2Error(associate, wire.ec2.unauthorizedOperation()));
+    await expect(moveElasticIp(clients, ALLOC, self, () => true, fast)).rejects.toMatchObject({ name: 'UnauthorizedOperation', message: 'You are not authorized to perform this operation.' });
     expect(ec2Mock.commandCalls(AssociateAddressCommand)).toHaveLength(1);
   });
 
   test('gives up, without associating, once this node is no longer MASTER (no split brain)', async () => {
     let master = true;
+    const throttled = await ec2Error(associate, wire.ec2.requestLimitExceeded());
     ec2Mock.on(DescribeAddressesCommand).resolves(addressAt('i-1234567890abcdef0'));
     ec2Mock.on(AssociateAddressCommand).callsFake(() => {
       master = false; // a higher-priority node took over while this call was failing
-      throw awsError('RequestLimitExceeded', 503);
+      throw throttled;
     });
     await expect(moveElasticIp(clients, ALLOC, self, () => master, fast)).resolves.toBe('abandoned');
     expect(ec2Mock.commandCalls(AssociateAddressCommand)).toHaveLength(1);
@@ -93,10 +100,10 @@ describe('moveElasticIp', () => {
 
   test('stops at the deadline', async () => {
     let now = 0;
-    ec2Mock.on(DescribeAddressesCommand).rejects(awsError('RequestLimitExceeded', 503));
+    ec2Mock.on(DescribeAddressesCommand).rejects(await ec2Error(describeAddresses, wire.ec2.requestLimitExceeded()));
     await expect(
       moveElasticIp(clients, ALLOC, self, () => true, { sleep: async (ms) => void (now += ms), now: () => now, random: () => 1, deadlineMs: 10_000 }),
-    ).rejects.toThrow(/RequestLimitExceeded/);
+    ).rejects.toMatchObject({ name: 'RequestLimitExceeded', $metadata: expect.objectContaining({ httpStatusCode: 503 }) });
   });
 });
 
@@ -126,14 +133,14 @@ describe('moveRoute', () => {
       .on(DescribeRouteTablesCommand)
       .resolvesOnce(table([]))
       .resolves(table([{ DestinationCidrBlock: CIDR, NetworkInterfaceId: 'eni-0other' }]));
-    ec2Mock.on(CreateRouteCommand).rejects(awsError('RouteAlreadyExists'));
+    ec2Mock.on(CreateRouteCommand).rejects(await ec2Error(new CreateRouteCommand({ RouteTableId: TABLE, DestinationCidrBlock: CIDR, NetworkInterfaceId: self.networkInterfaceId }), wire.ec2.routeAlreadyExists(CIDR)));
     ec2Mock.on(ReplaceRouteCommand).resolves({});
     await expect(moveRoute(clients, TABLE, CIDR, self, () => true, fast)).resolves.toBe('moved');
     expect(ec2Mock.commandCalls(ReplaceRouteCommand)).toHaveLength(1);
   });
 
   test('retries a route table that EC2 cannot see yet', async () => {
-    ec2Mock.on(DescribeRouteTablesCommand).rejectsOnce(awsError('InvalidRouteTableID.NotFound')).resolves(table([]));
+    ec2Mock.on(DescribeRouteTablesCommand).rejectsOnce(await ec2Error(new DescribeRouteTablesCommand({ RouteTableIds: [TABLE] }), wire.ec2.routeTableNotFound(TABLE))).resolves(table([]));
     ec2Mock.on(CreateRouteCommand).resolves({});
     await expect(moveRoute(clients, TABLE, CIDR, self, () => true, fast)).resolves.toBe('moved');
   });
@@ -171,7 +178,7 @@ describe('discovery', () => {
   test('finds the pair by its tag, throttling retried', async () => {
     ec2Mock
       .on(DescribeInstancesCommand)
-      .rejectsOnce(awsError('RequestLimitExceeded', 503))
+      .rejectsOnce(await ec2Error(new DescribeInstancesCommand({}), wire.ec2.requestLimitExceeded()))
       .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0peer', PrivateIpAddress: '10.0.2.7', State: { Name: 'running', Code: 16 }, LaunchTime: new Date('2026-01-01T00:00:00Z') }] }] });
     const found = await describePairInstances(clients, 'resilient-fleet:failover-pair', 'Edge/Pair', fast);
     expect(found).toEqual([{ instanceId: 'i-0peer', privateIp: '10.0.2.7', state: 'running', launchTimeMs: Date.parse('2026-01-01T00:00:00Z') }]);
@@ -180,13 +187,13 @@ describe('discovery', () => {
 
 describe('completeDrain', () => {
   test('lets the termination go on, and treats "no active lifecycle action" as already done', async () => {
-    asgMock.on(CompleteLifecycleActionCommand).resolvesOnce({}).rejects(Object.assign(new Error('No active Lifecycle Action found with instance ID i-2'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
+    asgMock.on(CompleteLifecycleActionCommand).resolvesOnce({}).rejects(await asgError(wire.autoscaling.noActiveLifecycleAction('i-2')));
     await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('completed');
     await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('not-waiting');
     expect(asgMock.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({ AutoScalingGroupName: 'app-asg', LifecycleHookName: 'drain-hook', InstanceId: 'i-2', LifecycleActionResult: 'CONTINUE' });
   });
   test('retries throttling', async () => {
-    asgMock.on(CompleteLifecycleActionCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } })).resolves({});
+    asgMock.on(CompleteLifecycleActionCommand).rejectsOnce(await asgError(wire.autoscaling.throttling())).resolves({});
     await expect(completeDrain(clients, 'app-asg', 'drain-hook', 'i-2', fast)).resolves.toBe('completed');
   });
 });

@@ -125,6 +125,12 @@ export const ec2 = {
   incorrectState: (id: string) => ec2Error('IncorrectState', `The instance '${id}' is not in a state from which it can be modified.`),
   /** InvalidAllocationID.NotFound, HTTP 400. */
   allocationNotFound: (id: string) => ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${id}' does not exist`),
+  /** InternalError, HTTP 500 (server error table): "An internal error has occurred. Retry your request." */
+  internalError: () => ec2Error('InternalError', 'An internal error has occurred.', 500),
+  /** RouteAlreadyExists, HTTP 400: "A route for the specified CIDR block already exists in this route table." */
+  routeAlreadyExists: (cidr: string) => ec2Error('RouteAlreadyExists', `The route identified by ${cidr} already exists.`),
+  /** InvalidRouteTableID.NotFound, HTTP 400: "The specified route table does not exist." */
+  routeTableNotFound: (id: string) => ec2Error('InvalidRouteTableID.NotFound', `The routeTable ID '${id}' does not exist`),
 };
 
 export const autoscaling = {
