@@ -4,8 +4,12 @@
  * DynamoDB's own rules, not matched as strings. It lets a test drive the real handler and the real leader-only code
  * through a whole story: launches, deployments, the nightly stop, the morning.
  */
+import { AutoScalingClient, CompleteLifecycleActionCommand, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTagsCommand, DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clients } from '../../lambda/leader/io';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
 
 export interface FakeInstance {
   id: string;
@@ -37,6 +41,7 @@ export class FakeAws {
     return { ddb, autoscaling: client, ec2: client };
   }
 
+  /** Errors are the ones the real clients parse from the documented answers (test/wire/bodies.ts), never typed by hand. */
   async send(command: { constructor: { name: string }; input: any }): Promise<any> {
     await new Promise((r) => setImmediate(r)); // let concurrent callers interleave between requests
     const i = command.input;
@@ -54,7 +59,10 @@ export class FakeAws {
       case 'SetInstanceProtectionCommand':
         for (const id of i.InstanceIds) {
           const x = this.find(id);
-          if (!x || x.state !== 'InService') throw Object.assign(new Error(`The instance ${id} is not in InService`), { name: 'ValidationError' });
+          if (!x || x.state !== 'InService') {
+            const answer = x ? wire.autoscaling.protectionNotInService(id) : wire.autoscaling.notInGroup(id, this.group);
+            throw await parsedError(AutoScalingClient, new SetInstanceProtectionCommand(i), answer);
+          }
           x.protected = i.ProtectedFromScaleIn;
         }
         this.reconcile(); // protection lifted at desired 0: the group can now terminate it
@@ -62,7 +70,7 @@ export class FakeAws {
       case 'CompleteLifecycleActionCommand': {
         const x = this.find(i.InstanceId);
         if (!x || x.state !== 'Terminating:Wait' || i.LifecycleHookName !== this.hookName) {
-          throw Object.assign(new Error(`No active Lifecycle Action found with instance ID ${i.InstanceId}`), { name: 'ValidationError' });
+          throw await parsedError(AutoScalingClient, new CompleteLifecycleActionCommand(i), wire.autoscaling.noActiveLifecycleAction(i.InstanceId));
         }
         this.instances.splice(this.instances.indexOf(x), 1);
         return {};
@@ -71,7 +79,7 @@ export class FakeAws {
       case 'DeleteTagsCommand':
         for (const id of i.Resources) {
           const x = this.find(id);
-          if (!x) throw Object.assign(new Error(`The instance ID '${id}' does not exist`), { name: 'InvalidInstanceID.NotFound' });
+          if (!x) throw await parsedError(EC2Client, command.constructor.name === 'CreateTagsCommand' ? new CreateTagsCommand(i) : new DeleteTagsCommand(i), wire.ec2.instanceNotFound(id));
           for (const t of i.Tags) {
             if (command.constructor.name === 'CreateTagsCommand') x.tags.set(t.Key, t.Value);
             else x.tags.delete(t.Key);
