@@ -97,6 +97,12 @@ export interface LeaderElectionProps {
 const DEFAULT_TAG_KEY = 'resilient-fleet:leader';
 
 /**
+ * What ends the leader item's partition key (`<group>#leader`, leaderPk in the hook's logic): the instances may
+ * write every partition of the ledger but those.
+ */
+const LEADER_PK_SUFFIX = '#leader';
+
+/**
  * A leader for an Auto Scaling group that scale-to-zero cannot lose, and commands that run once per deployment.
  *
  * - `leader-only -- <command>` (installed on the instances) runs the command on exactly one instance per
@@ -108,7 +114,10 @@ const DEFAULT_TAG_KEY = 'resilient-fleet:leader';
  *   tagged (readable through instance metadata) and protected from scale-in while it leads.
  */
 export class LeaderElection extends Construct {
-  /** The ledger: leader item and once-per-deployment runs. */
+  /**
+   * The ledger: leader item and once-per-deployment runs of this one group. The instances may read all of it and
+   * write all of it but the leader item: keep nothing else in it.
+   */
   public readonly table: dynamodb.Table;
   /** The Lambda function of the hook that elects, hands over and sweeps. */
   public readonly function: lambda.IFunction;
@@ -125,7 +134,8 @@ export class LeaderElection extends Construct {
   public readonly deadLetterAlarm: cloudwatch.Alarm;
 
   private toolAsset?: s3assets.Asset;
-  private readonly grantedPrincipals = new Set<iam.IPrincipal>();
+  /** The instance policy made for each principal (undefined for a principal that is not a role). */
+  private readonly instancePolicies = new Map<iam.IPrincipal, iam.Policy | undefined>();
   private readonly toolReaders = new Set<iam.IPrincipal>();
 
   constructor(scope: Construct, id: string, props: LeaderElectionProps) {
@@ -136,7 +146,7 @@ export class LeaderElection extends Construct {
     const sweepInterval = props.sweepInterval ?? Duration.minutes(5);
     const handoverTimeout = props.handoverTimeout ?? Duration.minutes(2);
     const abandonAfter = props.abandonAfter ?? Duration.minutes(5);
-    validate(this, this.tagKey, sweepInterval, handoverTimeout, abandonAfter);
+    validate(this, this.tagKey, props.autoScalingGroup.autoScalingGroupName, sweepInterval, handoverTimeout, abandonAfter);
 
     const stack = Stack.of(this);
     const group = props.autoScalingGroup.autoScalingGroupName;
@@ -210,24 +220,31 @@ export class LeaderElection extends Construct {
   /**
    * Lets a principal (the instances' role) claim and read this group's runs, read the leader, and find its
    * group. Called for the group's own role at construction; call it for another role that runs the commands.
+   *
+   * The statements name the ledger, never the group: the group must wait for the policies its instances use (an
+   * instance launched before its grant exists is denied), and a policy that named the group would wait for the group.
+   * The ledger is this construct's own table and holds only this group's two partitions (`<group>` for runs,
+   * `<group>#leader` for the leader), so reading the table reads exactly those, and every write except to a
+   * partition ending in `#leader` is allowed: an instance can claim runs but can never write the leader item. A
+   * group whose name ends in `#leader` is refused (its runs partition would look like a leader partition).
    */
   public grantInstances(grantee: iam.IGrantable): void {
     const principal = grantee.grantPrincipal;
-    if (this.grantedPrincipals.has(principal)) return;
-    this.grantedPrincipals.add(principal);
-    const group = this.autoScalingGroup.autoScalingGroupName;
+    if (this.instancePolicies.has(principal)) return;
     const statements = [
       new iam.PolicyStatement({
         sid: 'ReadOwnGroup',
         actions: ['dynamodb:GetItem', 'dynamodb:Query'],
         resources: [this.table.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [group, `${group}#leader`] } },
       }),
       new iam.PolicyStatement({
         sid: 'ClaimOwnGroupRuns',
         actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [this.table.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [group] } },
+        conditions: {
+          'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [`*${LEADER_PK_SUFFIX}`] },
+          Null: { 'dynamodb:LeadingKeys': 'false' },
+        },
       }),
       new iam.PolicyStatement({
         sid: 'FindOwnGroup',
@@ -235,20 +252,22 @@ export class LeaderElection extends Construct {
         resources: ['*'],
       }),
     ];
-    // A separate policy, not the role's default one: the launch template depends on the role, and these
-    // statements name the group, so putting them in the role's own policy would make a dependency cycle.
-    const id = `InstancePolicy${this.grantedPrincipals.size === 1 ? '' : this.grantedPrincipals.size}`;
+    // A separate policy, not the role's default one, so that the group can wait for exactly this one.
+    const id = `InstancePolicy${this.instancePolicies.size === 0 ? '' : this.instancePolicies.size + 1}`;
+    let policy: iam.Policy | undefined;
     if (isRole(principal)) {
-      const policy = new iam.Policy(this, id, { statements, roles: [principal] });
+      policy = new iam.Policy(this, id, { statements, roles: [principal] });
       acknowledgeNag(
         policy,
         'AwsSolutions-IAM5',
         'DescribeAutoScalingInstances supports no resource-level permissions; it is read-only and lets an instance find its own group name, which it cannot be given in user data without a dependency cycle.',
         'Resource::*',
       );
+      if (principal === this.autoScalingGroup.grantPrincipal) this.groupWaitsFor(policy);
     } else {
       for (const s of statements) principal.addToPrincipalPolicy(s);
     }
+    this.instancePolicies.set(principal, policy);
     this.table.encryptionKey?.grantEncryptDecrypt(principal);
   }
 
@@ -272,6 +291,8 @@ export class LeaderElection extends Construct {
    */
   public installOn(fleet: MultiAzFleet): void {
     this.grantInstances(fleet.role);
+    const policy = this.instancePolicies.get(fleet.role);
+    if (policy && Stack.of(fleet) === Stack.of(this)) fleet.addBootDependency(policy);
     this.grantToolRead(fleet.role);
     fleet.addBootStep(
       renderLeaderBootStep({ toolS3Url: this.tool().s3ObjectUrl, tableName: this.table.tableName, region: Stack.of(this).region, tagKey: this.tagKey }),
@@ -284,6 +305,16 @@ export class LeaderElection extends Construct {
     this.grantInstances(grantee);
     this.grantToolRead(grantee);
     userData.addCommands(...this.userDataCommands());
+  }
+
+  /**
+   * The group (one defined in this stack) waits for an instance policy, so no instance of it boots before its grant
+   * exists. A group in another stack cannot: this stack already depends on the group's stack.
+   */
+  private groupWaitsFor(policy: iam.Policy): void {
+    // The CfnAutoScalingGroup, not the L2: the L2 holds the role the policy is attached to.
+    const group = this.autoScalingGroup.node.defaultChild;
+    if (group instanceof autoscaling.CfnAutoScalingGroup && Stack.of(group) === Stack.of(this)) group.node.addDependency(policy);
   }
 
   private tool(): s3assets.Asset {
@@ -359,8 +390,16 @@ function isRole(p: iam.IPrincipal): p is iam.IRole {
   return (p as Partial<iam.IRole>).roleArn !== undefined && typeof (p as Partial<iam.IRole>).attachInlinePolicy === 'function';
 }
 
-function validate(scope: Construct, tagKey: string, sweep: Duration, handover: Duration, abandon: Duration): void {
+function validate(scope: Construct, tagKey: string, groupName: string, sweep: Duration, handover: Duration, abandon: Duration): void {
   const check = new PropsValidator('LeaderElection', scope);
+  // A name CloudFormation generates (stack name, logical id, suffix) never contains "#".
+  check.check(
+    !Token.isUnresolved(groupName) && groupName.endsWith(LEADER_PK_SUFFIX),
+    'autoScalingGroup',
+    groupName,
+    `a group whose name does not end in "${LEADER_PK_SUFFIX}" (its runs partition would look like the leader's, which the instances may not write)`,
+    'rename the group',
+  );
   if (!Token.isUnresolved(tagKey)) {
     check.check(
       tagKey.length < 1 || tagKey.length > 128 || /[/\s]/.test(tagKey) || tagKey.toLowerCase().startsWith('aws:'),

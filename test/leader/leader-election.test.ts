@@ -5,6 +5,8 @@ import { TEST_AMI, importedVpc, testStack } from '../helpers';
 import { NODE_BIN, NODE_PACKAGE } from '../../lib/private/node-runtime';
 import { bootSteps, groupBoots, userDataText } from '../fleet/boot-assertions';
 import { expectDeadLettersOf } from '../dead-letter-assertions';
+import * as fc from 'fast-check';
+import { leaderPk, runsPk } from '../../lambda/leader/logic';
 
 function importedGroup(stack: Stack): autoscaling.IAutoScalingGroup {
   return autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'app-fleet');
@@ -127,28 +129,48 @@ describe('LeaderElection defaults', () => {
 describe('LeaderElection with a MultiAzFleet', () => {
   const { template } = withFleet();
 
-  test('lets instances claim runs and read only their own group partition, and never write the leader item', () => {
+  const instancePolicy = () => {
+    const [policy] = Object.values(template.findResources('AWS::IAM::Policy')).filter((r) => /^LeaderInstancePolicy/.test(r.Properties.PolicyName));
+    return policy.Properties as { Roles: unknown[]; PolicyDocument: { Statement: Array<{ Sid: string; Action: string | string[]; Resource: unknown; Condition?: any }> } };
+  };
+
+  test('lets instances read the ledger and write every partition but the leader\'s, naming the ledger and never the group', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyName: Match.stringLikeRegexp('LeaderInstancePolicy'),
       Roles: [{ Ref: Match.stringLikeRegexp('FleetInstanceRole') }],
       PolicyDocument: {
         Statement: [
-          Match.objectLike({
-            Action: ['dynamodb:GetItem', 'dynamodb:Query'],
-            Condition: {
-              'ForAllValues:StringEquals': {
-                'dynamodb:LeadingKeys': [{ Ref: Match.stringLikeRegexp('FleetASG') }, { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('FleetASG') }, '#leader']] }],
-              },
-            },
-          }),
-          Match.objectLike({
+          { Sid: 'ReadOwnGroup', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('LeaderLedger'), 'Arn'] } },
+          {
+            Sid: 'ClaimOwnGroupRuns',
+            Effect: 'Allow',
             Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [{ Ref: Match.stringLikeRegexp('FleetASG') }] } },
-          }),
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('LeaderLedger'), 'Arn'] },
+            Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['*#leader'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+          },
           Match.objectLike({ Action: 'autoscaling:DescribeAutoScalingInstances', Resource: '*' }),
         ],
       },
     });
+    expect(JSON.stringify(instancePolicy())).not.toMatch(/FleetASG/);
+  });
+
+  test('the write condition refuses the leader item of any group and allows its runs partition (IAM StringLike on the hook\'s own keys)', () => {
+    const [claim] = instancePolicy().PolicyDocument.Statement.filter((st) => st.Sid === 'ClaimOwnGroupRuns');
+    const patterns: string[] = claim.Condition['ForAllValues:StringNotLike']['dynamodb:LeadingKeys'];
+    // IAM StringLike: "*" is any run of characters, "?" one character, everything else literal and case-sensitive.
+    const like = (value: string) =>
+      patterns.some((p) => new RegExp(`^${p.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's').test(value));
+    // Auto Scaling group names: 1 to 255 printable ASCII characters; a name ending in "#leader" is refused at synth.
+    const groupName = fc
+      .string({ unit: fc.integer({ min: 33, max: 126 }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 255 })
+      .filter((g) => !g.endsWith('#leader'));
+    fc.assert(
+      fc.property(groupName, (g) => {
+        expect(like(leaderPk(g))).toBe(true);
+        expect(like(runsPk(g))).toBe(false);
+      }),
+    );
   });
 
   test('installs leader-only and leader-status in user data, before the CodeDeploy agent starts', () => {
@@ -176,7 +198,7 @@ describe('LeaderElection with a MultiAzFleet', () => {
   });
 
   test('synthesizes without a dependency cycle between the group and the instance policy', () => {
-    // Template.fromStack would throw on a cycle; the launch template must not wait for the leader's policy.
+    // Template.fromStack would throw on a cycle; the group waits for the leader's policy, the launch template need not.
     const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { DependsOn?: string[] };
     expect((lt.DependsOn ?? []).some((d) => d.startsWith('LeaderInstancePolicy'))).toBe(false);
   });
@@ -259,6 +281,11 @@ describe('LeaderElection options', () => {
 
 describe('LeaderElection validation', () => {
   const make = (props: Partial<LeaderElectionProps>) => () => build(props);
+  test('fails when the group\'s name ends in "#leader" (its runs partition would look like the leader\'s)', () => {
+    const stack = testStack();
+    const named = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'batch#leader');
+    expect(() => new LeaderElection(stack, 'Leader', { autoScalingGroup: named })).toThrow(/autoScalingGroup: got "batch#leader"; allowed: a group whose name does not end in "#leader"/);
+  });
   test('fails when tagKey contains a slash (instance metadata cannot show it)', () => {
     expect(make({ tagKey: 'team/leader' })).toThrow(/tagKey: got "team\/leader"; allowed: 1 to 128 characters, no "\/" or spaces/);
   });
@@ -328,10 +355,24 @@ describe('LeaderElection on a MultiAzFleet boot contract', () => {
     expect(ud).toMatch(/s3_get 's3:\/\/cdk-[^']+\.mjs' \/opt\/resilient-fleet\/leader\/index\.mjs/);
   });
 
-  test("the leader's instance policy names the group (DynamoDB leading keys), so the group cannot wait for it; it waits for all the others", () => {
+  test('the group waits for the leader\'s instance policy and every other policy of its role: none names the group', () => {
     const [boot] = groupBoots(t);
-    expect(boot.namingGroup).toEqual([expect.stringMatching(/^LeaderInstancePolicy/)]);
-    for (const p of boot.policies.filter((x) => !boot.namingGroup.includes(x))) expect(boot.dependsOn).toContain(p);
+    expect(boot.policies).toContainEqual(expect.stringMatching(/^LeaderInstancePolicy/));
+    expect(boot.namingGroup).toEqual([]);
+    expect(boot.policies.filter((p) => !boot.dependsOn.includes(p))).toEqual([]);
+  });
+
+  test('a plain AutoScalingGroup of the same stack waits for the instance policy of its role too', () => {
+    const stack = testStack();
+    const group = new autoscaling.AutoScalingGroup(stack, 'Group', {
+      vpc: importedVpc(stack),
+      instanceType: new ec2.InstanceType('t3.micro'),
+      machineImage: ec2.MachineImage.genericLinux(TEST_AMI),
+    });
+    new LeaderElection(stack, 'Leader', { autoScalingGroup: group });
+    const [boot] = groupBoots(Template.fromStack(stack));
+    expect(boot.namingGroup).toEqual([]);
+    expect(boot.dependsOn).toContainEqual(expect.stringMatching(/^LeaderInstancePolicy/));
   });
 
   test('the plain user-data lines (outside the contract) install the supported runtime and stop on a failed download', () => {
