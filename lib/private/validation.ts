@@ -43,10 +43,13 @@ export class PropsValidator {
   /**
    * Checks a group's capacity props: whole numbers in range, and the resolved minimum not above the resolved maximum.
    * Shared by every construct that sizes an Auto Scaling group, so the same mistake reads the same everywhere.
+   * A capacity that is still a token (a CfnParameter) is known only at deploy time and is not compared.
    */
   public capacityRange(props: { readonly minCapacity?: number; readonly maxCapacity?: number }, minCapacity: number, maxCapacity: number): void {
     this.integerInRange('minCapacity', props.minCapacity, 0, 10_000);
     this.integerInRange('maxCapacity', props.maxCapacity, 1, 10_000);
+    // A number token is a large negative double: compared as a number, a literal minimum is always "above" a token maximum.
+    if (Token.isUnresolved(minCapacity) || Token.isUnresolved(maxCapacity)) return;
     this.check(minCapacity > maxCapacity, 'minCapacity', minCapacity, `at most maxCapacity (${maxCapacity})`, 'lower minCapacity or raise maxCapacity');
   }
 
@@ -88,7 +91,7 @@ export class PropsValidator {
    */
   public autoScalingSchedule(prop: string, schedule: autoscaling.Schedule | undefined): void {
     if (schedule === undefined || schedule === null) {
-      this.check(true, prop, undefined, 'an autoscaling.Schedule (required)', `set ${prop}, for example Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })`);
+      this.check(true, prop, schedule, 'an autoscaling.Schedule (required)', `set ${prop}, for example Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })`);
       return;
     }
     const expression = schedule.expressionString;

@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { App, CfnParameter, Lazy, Stack, Token } from 'aws-cdk-lib';
 import { CronDialect, PropsValidator, cronProblem, describe as describeValue } from '../../lib/private/validation';
 
 // Every bound PropsValidator checks, exactly at it, one below and one above, and with a value that is still a token.
@@ -180,5 +180,46 @@ describe('cron field bounds', () => {
     ['cron(0 0 ? * 1 2200)', 'the year field "2200" has 2200, outside 1970 to 2199'],
   ])('EventBridge %s', (expression, what) => {
     expect(cronProblem(expression, CronDialect.EVENTBRIDGE)?.what).toBe(what);
+  });
+});
+
+describe('values known only at deploy time pass untouched: a CfnParameter (valueAsNumber) and a Lazy number', () => {
+  // Each token is a large negative double, and each new one is smaller than the last: compared as numbers, a token
+  // minimum made first is "above" a token maximum made after it, and every literal is "above" any token.
+  const tokens = () => {
+    const stack = new Stack(new App(), 'S');
+    return {
+      first: new CfnParameter(stack, 'First', { type: 'Number' }).valueAsNumber,
+      second: new CfnParameter(stack, 'Second', { type: 'Number' }).valueAsNumber,
+      lazy: Lazy.number({ produce: () => 20_000 }),
+    };
+  };
+
+  test('integerInRange skips them', () => {
+    const t = tokens();
+    expect(problems((c) => {
+      c.integerInRange('size', t.first, 1, 5);
+      c.integerInRange('size', t.lazy, 1, 5);
+    })).toEqual([]);
+  });
+
+  test('capacityRange does not compare a token with a literal or with another token', () => {
+    const t = tokens();
+    const cap = (min: number, max: number) => problems((c) => c.capacityRange({ minCapacity: min, maxCapacity: max }, min, max));
+    expect(cap(2, t.first)).toEqual([]);
+    expect(cap(t.first, 3)).toEqual([]);
+    expect(cap(t.first, t.second)).toEqual([]);
+    expect(cap(t.lazy, 3)).toEqual([]);
+    // The literal side is still checked on its own.
+    expect(cap(10_001, t.first)).toEqual(['minCapacity: got 10001; allowed: an integer from 0 to 10000. Fix: set minCapacity to a whole number between 0 and 10000']);
+  });
+
+  test('scheduledCapacity skips an action value or a group bound that is a token', () => {
+    const t = tokens();
+    expect(problems((c) => c.scheduledCapacity('s', { minCapacity: t.first, maxCapacity: t.second }, 2, 6))).toEqual([]);
+    expect(problems((c) => c.scheduledCapacity('s', { minCapacity: 3, maxCapacity: t.first, desiredCapacity: 4 }, 2, 6))).toEqual([]);
+    expect(problems((c) => c.scheduledCapacity('s', { maxCapacity: 3, desiredCapacity: 2 }, t.first, 6))).toEqual([]);
+    expect(problems((c) => c.scheduledCapacity('s', { desiredCapacity: t.lazy }, 2, 6))).toEqual([]);
+    expect(problems((c) => c.scheduledCapacity('s', { minCapacity: 1 }, t.first, t.second))).toEqual([]);
   });
 });
