@@ -2,11 +2,8 @@ import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingG
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   ChangeResourceRecordSetsCommand,
-  InvalidChangeBatch,
   ListResourceRecordSetsCommand,
-  PriorRequestNotComplete,
   Route53Client,
-  ThrottlingException,
   type ChangeResourceRecordSetsCommandInput,
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -21,6 +18,9 @@ import describeGroupsResponse from '../fixtures/events/autoscaling-describe-auto
 import describeInstancesResponse from '../fixtures/events/ec2-describe-instances-response.json';
 import listRecordsResponse from '../fixtures/events/route53-list-resource-record-sets-response.json';
 import changeResponse from '../fixtures/events/route53-change-resource-record-sets-response.json';
+import * as wire from '../wire/bodies';
+import { parsedError } from '../wire/parsed';
+import type { WireAnswer } from '../wire/server';
 
 const GROUP = 'my-asg';
 const HOOK = 'my-lifecycle-hook';
@@ -30,6 +30,12 @@ const ZONE = 'Z0123456789ABCDEFGHIJ';
 const asg = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
 const r53 = mockClient(Route53Client);
+
+// Errors as the real clients parse the documented answers (test/wire/bodies.ts), never typed by hand.
+const r53Error = (answer: WireAnswer) => parsedError(Route53Client, new ChangeResourceRecordSetsCommand({ HostedZoneId: ZONE, ChangeBatch: { Changes: [] } }), answer);
+const ec2Error = (answer: WireAnswer) => parsedError(EC2Client, new DescribeInstancesCommand({ InstanceIds: ['i-1234567890abcdef0'] }), answer);
+const asgError = (answer: WireAnswer) =>
+  parsedError(AutoScalingClient, new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: HOOK, LifecycleActionResult: 'CONTINUE' }), answer);
 
 // --- a small fake of the hosted zone, so tests assert the record that results, not only the calls ---
 let zone: Map<string, { ttl: number; values: string[] }>;
@@ -79,21 +85,21 @@ function installFakes(): void {
       ResourceRecordSets: [{ Name: key, Type: 'A', TTL: found.ttl, ResourceRecords: found.values.map((Value) => ({ Value })) }],
     };
   });
-  r53.on(ChangeResourceRecordSetsCommand).callsFake((input: ChangeResourceRecordSetsCommandInput) => {
-    // A batch is atomic: apply to a copy, keep it only if every change succeeded.
+  r53.on(ChangeResourceRecordSetsCommand).callsFake(async (input: ChangeResourceRecordSetsCommandInput) => {
+    // A batch is atomic: apply to a copy, keep it only if every change succeeded (restored before anything else runs).
     const before = new Map(zone);
-    try {
-      applyBatch(input);
-    } catch (err) {
+    const rejected = applyBatch(input);
+    if (rejected !== undefined) {
       zone = before;
-      throw err;
+      throw await r53Error(wire.route53.invalidChangeBatch(rejected));
     }
     return changeResponse;
   });
   asg.on(CompleteLifecycleActionCommand).resolves({});
 }
 
-function applyBatch(input: ChangeResourceRecordSetsCommandInput): void {
+/** Applies the changes in order; the first one Route 53 would refuse stops the batch, and its InvalidChangeBatch message is returned. */
+function applyBatch(input: ChangeResourceRecordSetsCommandInput): string | undefined {
   {
     for (const c of input.ChangeBatch!.Changes!) {
       const set = c.ResourceRecordSet!;
@@ -102,15 +108,15 @@ function applyBatch(input: ChangeResourceRecordSetsCommandInput): void {
       if (c.Action === 'DELETE') {
         const existing = zone.get(key);
         if (!existing) {
-          throw new InvalidChangeBatch({ message: `[Tried to delete resource record set [name='${key}', type='A'] but it was not found]`, $metadata: {} });
+          return `[Tried to delete resource record set [name='${key}', type='A'] but it was not found]`;
         }
         if (existing.ttl !== set.TTL || [...existing.values].sort().join() !== [...values].sort().join()) {
-          throw new InvalidChangeBatch({ message: `[Tried to delete resource record set [name='${key}', type='A'] but the values provided do not match the current values]`, $metadata: {} });
+          return `[Tried to delete resource record set [name='${key}', type='A'] but the values provided do not match the current values]`;
         }
         zone.delete(key);
       } else if (c.Action === 'CREATE') {
         if (zone.has(key)) {
-          throw new InvalidChangeBatch({ message: `[Tried to create resource record set [name='${key}', type='A'] but it already exists]`, $metadata: {} });
+          return `[Tried to create resource record set [name='${key}', type='A'] but it already exists]`;
         }
         zone.set(key, { ttl: set.TTL!, values });
       } else {
@@ -118,6 +124,7 @@ function applyBatch(input: ChangeResourceRecordSetsCommandInput): void {
       }
     }
   }
+  return undefined;
 }
 
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -224,7 +231,7 @@ describe('an instance entering service', () => {
 
   test('waits for EC2 to see a just-launched instance (eventual consistency)', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
-    const notFound = Object.assign(new Error("The instance ID 'i-1234567890abcdef0' does not exist"), { name: 'InvalidInstanceID.NotFound' });
+    const notFound = await ec2Error(wire.ec2.instanceNotFound('i-1234567890abcdef0'));
     // The first answer does not know the instance yet; later ones do.
     let calls = 0;
     ec2.on(DescribeInstancesCommand).callsFake((input) => {
@@ -243,7 +250,7 @@ describe('EC2 that never shows an instance within the deadline', () => {
       { id: 'i-0aaaaaaaaaaaaaaa1', state: 'InService', ip: '10.0.1.10' },
       { id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' },
     ];
-    const notFound = Object.assign(new Error("The instance ID 'i-1234567890abcdef0' does not exist"), { name: 'InvalidInstanceID.NotFound' });
+    const notFound = await ec2Error(wire.ec2.instanceNotFound('i-1234567890abcdef0'));
     ec2.on(DescribeInstancesCommand).callsFake((input: { InstanceIds?: string[]; Filters?: Array<{ Values?: string[] }> }) => {
       if (input.InstanceIds) throw notFound; // by id: never visible in time
       // by filter (unknown ids are simply absent): only the older instance is visible
@@ -359,7 +366,7 @@ describe('concurrent invocations (for example every instance terminating at the 
   test('gives up after a bounded number of conflicting rounds (the event is retried and the sweep repairs)', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
     r53.on(ChangeResourceRecordSetsCommand).rejects(
-      new InvalidChangeBatch({ message: "[Tried to create resource record set [name='x', type='A'] but it already exists]", $metadata: {} }),
+      await r53Error(wire.route53.invalidChangeBatch("[Tried to create resource record set [name='x', type='A'] but it already exists]")),
     );
     await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/already exists/);
     expect(changeCalls()).toHaveLength(6);
@@ -368,7 +375,7 @@ describe('concurrent invocations (for example every instance terminating at the 
   test('a batch rejected for another reason (a CNAME already holds the name) is not retried as a conflict', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
     r53.on(ChangeResourceRecordSetsCommand).rejects(
-      new InvalidChangeBatch({ message: 'RRSet of type A with DNS name x is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists', $metadata: {} }),
+      await r53Error(wire.route53.invalidChangeBatch('RRSet of type A with DNS name x is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists')),
     );
     await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/conflicting RRSet/);
     expect(changeCalls()).toHaveLength(1);
@@ -390,7 +397,7 @@ describe('duplicate events', () => {
   test('a repeated termination hook finds no active lifecycle action and still succeeds', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'Terminating:Proceed', ip: '10.0.2.20' }];
     asg.on(CompleteLifecycleActionCommand).rejects(
-      Object.assign(new Error('No active Lifecycle Action found with instance ID i-1234567890abcdef0'), { name: 'ValidationError' }),
+      await asgError(wire.autoscaling.noActiveLifecycleAction('i-1234567890abcdef0')),
     );
     const outcome = await handlerWith()(forGroup(terminateHookEvent, 'i-1234567890abcdef0'));
     expect(outcome).toMatchObject({ change: 'NONE', completed: false });
@@ -414,8 +421,8 @@ describe('Route 53 throttling', () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
     r53
       .on(ChangeResourceRecordSetsCommand)
-      .rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }))
-      .rejectsOnce(new PriorRequestNotComplete({ message: 'The request was rejected because Route 53 was still processing a prior request.', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(await r53Error(wire.route53.throttling()))
+      .rejectsOnce(await r53Error(wire.route53.priorRequestNotComplete()))
       .resolves(changeResponse as never);
     const outcome = await handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'));
     expect(outcome.change).toBe('CREATE');
@@ -426,7 +433,7 @@ describe('Route 53 throttling', () => {
 
   test('gives up with the error once the deadline has passed', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
-    r53.on(ChangeResourceRecordSetsCommand).rejects(new PriorRequestNotComplete({ message: 'still processing', $metadata: {} }));
+    r53.on(ChangeResourceRecordSetsCommand).rejects(await r53Error(wire.route53.priorRequestNotComplete()));
     await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/still processing/);
     expect(clock).toBeLessThanOrEqual(60_000);
     expect(changeCalls().length).toBeGreaterThan(3);
@@ -434,7 +441,7 @@ describe('Route 53 throttling', () => {
 
   test('does not retry a change Route 53 rejects as invalid', async () => {
     instances = [{ id: 'i-1234567890abcdef0', state: 'InService', ip: '10.0.2.20' }];
-    r53.on(ChangeResourceRecordSetsCommand).rejects(new InvalidChangeBatch({ message: 'RRSet with DNS name x is not permitted in zone y', $metadata: {} }));
+    r53.on(ChangeResourceRecordSetsCommand).rejects(await r53Error(wire.route53.invalidChangeBatch('RRSet with DNS name x is not permitted in zone y')));
     await expect(handlerWith()(forGroup(launchSuccessfulEvent, 'i-1234567890abcdef0'))).rejects.toThrow(/not permitted/);
     expect(changeCalls()).toHaveLength(1);
   });
