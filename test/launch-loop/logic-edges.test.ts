@@ -113,6 +113,57 @@ describe('completeIncident', () => {
   });
 });
 
+describe("the group's last failed deployment", () => {
+  test('only a failed deployment of the group replaces it: instance facts, a deployment that failed on one instance, leave it', () => {
+    const { state, decisions } = feed([
+      ['g', { kind: 'deployment-failed', deploymentId: 'd-GROUP', at: T }],
+      ['l', launching('i-1', T + MIN)],
+      ['d', { kind: 'deploy-failed', instanceId: 'i-1', deploymentId: 'd-INSTANCE', at: T + 2 * MIN, launchDeployment: false }],
+    ]);
+    expect(decisions.map((d) => d.state.lastFailedDeploymentId)).toEqual(['d-GROUP', 'd-GROUP', 'd-GROUP']);
+    expect(feed([['l', launching('i-1', T)]]).state.lastFailedDeploymentId).toBeUndefined();
+    const later = feed([['g2', { kind: 'deployment-failed', deploymentId: 'd-LATER', at: T + 3 * MIN }]], CONFIG, state).state;
+    expect(later.lastFailedDeploymentId).toBe('d-LATER');
+  });
+
+  test('an incident carries it as evidence', () => {
+    const { decisions } = feed([
+      ['g', { kind: 'deployment-failed', deploymentId: 'd-GROUP', at: T }],
+      ['e1', failed(1, T + MIN)],
+      ['e2', failed(2, T + 2 * MIN)],
+      ['e3', failed(3, T + 3 * MIN)],
+    ]);
+    expect(decisions[3].confirmed?.lastFailedDeploymentId).toBe('d-GROUP');
+    expect(decisions[3].state.pending?.lastFailedDeploymentId).toBe('d-GROUP');
+  });
+});
+
+test('confirming an incident leaves the state it was given as it was', () => {
+  const before = feed([['e1', failed(1, T)], ['e2', failed(2, T + MIN)]]).state;
+  const copy = JSON.parse(JSON.stringify(before));
+  const d = applyEvent(before, 'e3', failed(3, T + 2 * MIN), CONFIG);
+  expect(d.confirmed?.number).toBe(1);
+  expect(d.state.shortLived.map((l) => l.incident)).toEqual([1, 1, 1]);
+  expect(before).toEqual(copy);
+  expect(before.shortLived.map((l) => l.incident)).toEqual([undefined, undefined]);
+});
+
+test('a new incident confirmed while an older one is pending drops the older breaker outcome, so its actions run again', () => {
+  // Incident 1 is pending with its launches suspended; three more launches confirm incident 2 before the actions of 1 completed.
+  const start: GroupState = {
+    ...emptyState(),
+    incidents: 1,
+    pending: { number: 1, confirmedAt: T - HOUR, launches: [] },
+    pendingBreaker: { mode: 'SUSPEND_LAUNCH', result: 'done' },
+  };
+  const { state, decisions } = feed([['e1', failed(1, T)], ['e2', failed(2, T + MIN)], ['e3', failed(3, T + 2 * MIN)]], CONFIG, start);
+  expect(decisions[1].state.pendingBreaker).toEqual({ mode: 'SUSPEND_LAUNCH', result: 'done' });
+  expect(decisions[2].confirmed?.number).toBe(2);
+  expect(state.pending?.number).toBe(2);
+  expect(state.pendingBreaker).toBeUndefined();
+  expect('pendingBreaker' in state).toBe(false);
+});
+
 describe('pruning by age: records and launches older than the retention', () => {
   // Default retention: the larger of the window (30 min) and shortLivedMs (15 min), plus 3 hours: 3 h 30 min.
   test('an instance last seen exactly 3 h 30 min before the latest event is kept; 1 ms more and it is dropped', () => {

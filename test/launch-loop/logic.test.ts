@@ -33,6 +33,19 @@ describe('judge: what counts as a short-lived launch', () => {
     expect(isHealthCheckCause('an instance was taken out of service in response to an ELB system health check failure.')).toBe(true);
     expect(isHealthCheckCause('shrinking the capacity from 3 to 2.')).toBe(false);
     expect(isHealthCheckCause(undefined)).toBe(false);
+    expect(isHealthCheckCause('')).toBe(false);
+  });
+
+  const causes: Array<[string, boolean]> = [
+    ['At 2026-11-22T03:10:00Z an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped.', true],
+    ['At 2026-11-22T03:10:00Z an instance was taken out of service in response to a user health-check.', true],
+    ['At 2026-11-22T03:10:00Z instance i-0a was marked Unhealthy by a custom health check script.', true],
+    ['At 2026-11-22T03:10:00Z an instance was taken out of service because it was UNHEALTHY.', true],
+    ['At 2026-11-22T03:10:00Z an instance was taken out of service in response to an instance refresh.', false],
+    ['At 2026-11-22T03:10:00Z instance i-0a was taken out of service in response to a user request.', false],
+  ];
+  test.each(causes)('the cause "%s" is a health-check termination: %s', (cause, expected) => {
+    expect(isHealthCheckCause(cause)).toBe(expected);
   });
 });
 
@@ -65,6 +78,14 @@ describe('applyEvent', () => {
     const again = applyEvent(first.state, 'e1', { kind: 'launch-failed', instanceId: 'i-1', activityId: 'a', at: T, statusMessage: 'x', cause: 'y' }, CONFIG);
     expect(again.duplicate).toBe(true);
     expect(again.state).toBe(first.state);
+  });
+
+  test('remembers as many event ids as maxEventIds says, the latest ones', () => {
+    let state = emptyState();
+    for (const n of [1, 2, 3]) {
+      state = applyEvent(state, `e${n}`, { kind: 'launching', instanceId: `i-${n}`, at: T + n * MIN }, { ...CONFIG, maxEventIds: 2 }).state;
+    }
+    expect(state.seenEventIds).toEqual(['e2', 'e3']);
   });
 
   test('remembers the last failed deployment of the group for the evidence', () => {
