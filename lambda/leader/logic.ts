@@ -12,8 +12,8 @@
  *    instances with conditional writes. A finished run is never repeated; a failed or abandoned one can be
  *    claimed again by a later attempt.
  *
- * The instance role may write only its group's `<group>` partition (dynamodb:LeadingKeys), so an instance can
- * claim runs but cannot make itself leader.
+ * The instance role may use only this group's ledger table and may write no partition ending in `#leader`
+ * (dynamodb:LeadingKeys), so an instance can claim runs but cannot make itself leader.
  */
 
 /** The sort key of the leader item. */
