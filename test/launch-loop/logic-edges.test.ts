@@ -6,6 +6,7 @@ import {
   lastLines,
   latestDeadInstance,
   maxInWindowAround,
+  renderNotification,
   resumeCommand,
   type Fact,
   type GroupState,
@@ -375,6 +376,56 @@ describe('the notification, in full', () => {
     const { message } = notify(incident, { mode: 'HOLD_CAPACITY', result: 'done', heldAt: 2 });
     expect(message).not.toContain('When the cause is fixed');
     expect(message.split('\n')[5]).toBe('');
+  });
+
+  test('a failed event without a log tail, an activity status without a message, a hold that held', () => {
+    const { message } = notify(incident, { mode: 'HOLD_CAPACITY', result: 'done', previousMin: 2, previousDesired: 4, heldAt: 1 }, {
+      deployment: { id: 'd-3', status: 'Failed', failedEvent: { instanceId: 'i-0a', lifecycleEvent: 'ApplicationStart', scriptName: 'start.sh' } },
+      activity: { description: 'Launching a new EC2 instance: i-0a.', cause: 'scale-out', statusCode: 'Failed' },
+    });
+    expect(message.split('\n').slice(3, 8)).toEqual([
+      'Circuit breaker:',
+      '  Desired capacity is HELD at 1 (the instances in service); it was 4.',
+      '  When the cause is fixed, resume launches with:',
+      '    aws autoscaling update-auto-scaling-group --region eu-west-1 --auto-scaling-group-name my-asg --min-size 2 --desired-capacity 4',
+      '',
+    ]);
+    expect(message.split('\n').slice(13, 25)).toEqual([
+      'CodeDeploy deployment d-3 (Failed):',
+      '  error code: none reported',
+      '  error message: none reported',
+      '  on i-0a: lifecycle event ApplicationStart failed (no error code, script start.sh)',
+      '',
+      'Auto Scaling activity:',
+      '  Launching a new EC2 instance: i-0a.',
+      '  cause: scale-out',
+      '  status: Failed',
+      '',
+      'Diagnose: the CodeDeploy deployment log (/opt/codedeploy-agent/deployment-root/deployment-logs/codedeploy-agent-deployments.log),',
+      "the console output above, and the group's activity history (aws autoscaling describe-scaling-activities).",
+    ]);
+  });
+
+  test('a group that no longer exists, and a breaker off by configuration', () => {
+    expect(notify(incident, { mode: 'SUSPEND_LAUNCH', result: 'group-gone' }).message.split('\n').slice(3, 6)).toEqual([
+      'Circuit breaker:',
+      '  The group no longer exists: nothing to stop.',
+      '',
+    ]);
+    const off = notify(incident, { mode: 'OFF', result: 'off' });
+    expect(off.subject).toBe('Launch loop in my-asg: 3 short-lived launches in 30 min');
+    expect(off.message.split('\n').slice(3, 6)).toEqual([
+      'Circuit breaker:',
+      '  Off by configuration: the group keeps launching (and paying) until someone acts.',
+      '',
+    ]);
+  });
+
+  test('the window is named in whole minutes, rounded', () => {
+    const config = { ...CONFIG, windowMs: 90_000 };
+    const { subject, message } = renderNotification({ groupName: 'g', region: 'eu-west-1', incident, config, breaker: { mode: 'OFF', result: 'off' }, evidence: {} });
+    expect(subject).toBe('Launch loop in g: 3 short-lived launches in 2 min');
+    expect(message.split('\n')[1]).toBe('3 launches in 2 minutes never served (threshold 3); each one was paid for.');
   });
 
   test('a breaker that is off never reads as stopped', () => {
