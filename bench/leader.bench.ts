@@ -17,6 +17,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { handle, type HookConfig } from '../lambda/leader/index';
 import type { Clients } from '../lambda/leader/io';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import * as wire from '../test/wire/bodies';
+import { parsedError } from '../test/wire/parsed';
+
+/** DynamoDB's ConditionalCheckFailedException as the real client parses it from the documented answer (set in main). */
+let conditionalCheckFailed: Error;
 
 const RUNS = 10_000;
 const SEED = 20261122;
@@ -89,7 +95,7 @@ class SimulatedAws {
           this.advance(LATENCY.dynamodb);
           const expected = input.ExpressionAttributeValues?.[':expected'];
           const ok = input.ConditionExpression === 'attribute_not_exists(pk)' ? !this.ledger : this.ledger?.version === expected;
-          if (!ok) throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+          if (!ok) throw conditionalCheckFailed;
           this.ledger = { ...input.Item };
           if (input.Item.leader !== undefined) this.electedAt ??= this.clock;
           return {};
@@ -202,6 +208,7 @@ function leaseHandover(release: boolean, followers = 2, stopAfterNoticeMs: reado
 }
 
 async function main() {
+  conditionalCheckFailed = await parsedError(DynamoDBClient, new PutItemCommand({ TableName: 'ledger', Item: {} }), wire.dynamodb.conditionalCheckFailed());
   const started = Date.now();
   const samples = { oursFromZero: [] as number[], oursHandover: [] as number[], leaseFromZero: [] as number[], leaseHandover: [] as number[], leaseHandoverReleased: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
