@@ -249,7 +249,7 @@ export function nextView(v: VrrpView, input: VrrpInput): { readonly view: VrrpVi
     rxLower = input.event === 'MASTER_RX_LOWER_PRI';
     // A line comes from a keepalived that was running when it wrote it; when no probe names one, trust the line.
     const by = input.keepalived ?? v.keepalived ?? 'fifo';
-    view = { announced, announcedBy: by, keepalived: input.keepalived ?? v.keepalived ?? by, running: input.event === 'STOP' ? v.running : true };
+    view = { announced, announcedBy: by, keepalived: by, running: input.event === 'STOP' ? v.running : true };
   } else {
     view = { ...v, keepalived: input.keepalived, running: input.running && input.keepalived !== undefined };
   }

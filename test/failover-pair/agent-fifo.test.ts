@@ -11,7 +11,7 @@ const K2 = '200@9000/201@9001';
 describe('parseFifoLine', () => {
   test.each([
     ['  INSTANCE "edge" MASTER 254', { instance: 'edge', event: 'MASTER' }],
-    ['INSTANCE  "edge"\tBACKUP  253', { instance: 'edge', event: 'BACKUP' }],
+    ['INSTANCE  "edge" \t BACKUP  253', { instance: 'edge', event: 'BACKUP' }],
     ['INSTANCE "" FAULT 0', { instance: '', event: 'FAULT' }],
     ['INSTANCE "vi_edge-2" STOP 254\r\n', { instance: 'vi_edge-2', event: 'STOP' }],
     ['INSTANCE "edge" MASTER_RX_LOWER_PRI 254', { instance: 'edge', event: 'MASTER_RX_LOWER_PRI' }],

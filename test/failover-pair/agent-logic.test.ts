@@ -271,6 +271,10 @@ describe('the app backend file', () => {
     ]);
   });
 
+  test('reads a server an operator disabled as out, whatever its address', () => {
+    expect(parseAppBackend('  server app1 10.0.1.10 disabled # i-1\n')).toEqual([{ state: 'maint' }]);
+  });
+
   test('ignores commented-out and default-server lines', () => {
     expect(parseAppBackend('  # server app1 10.0.1.10 # i-1\n  default-server inter 2s\n  server-template x 3 10.0.0.1\n')).toEqual([]);
   });
@@ -346,5 +350,5 @@ test('drainedInstances: only a draining slot that is known, has an instance and 
     { state: 'maint' },
   ];
   const sessions = new Map([['app1', 0], ['app2', 0], ['app3', 0], ['app5', 0]]);
-  expect(drainedInstances(slots, 'app', sessions)).toEqual(['i-2']);
+  expect(drainedInstances(slots, 'app', sessions)).toStrictEqual(['i-2']);
 });
