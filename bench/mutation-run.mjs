@@ -19,6 +19,8 @@ let failed = 0;
 for (const group of only.length ? only : Object.keys(GROUPS)) {
   const files = GROUPS[group];
   console.log(`\n=== mutation group ${group}: ${files.join(' ')}`);
+  // The tree the run measures is the one at its start (Stryker copies it into a sandbox then).
+  const measured = treeState();
   const r = spawnSync('npx', ['stryker', 'run'], {
     cwd: root,
     stdio: 'inherit',
@@ -28,7 +30,13 @@ for (const group of only.length ? only : Object.keys(GROUPS)) {
     failed++;
     continue;
   }
-  keepResult(group);
+  keepResult(group, measured);
+}
+
+function treeState() {
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'lambda', 'instance', 'lib', 'test'], { cwd: root, encoding: 'utf8' }).stdout.trim() !== '';
+  return { at: new Date().toISOString().slice(0, 16) + 'Z', commit: dirty ? `${commit}+uncommitted` : commit };
 }
 
 /**
@@ -36,12 +44,10 @@ for (const group of only.length ? only : Object.keys(GROUPS)) {
  * source and its mutants' status, place and replacement) is kept in bench/results/mutation/<group>.json, committed, so a
  * fresh clone can rebuild the table and a run of one group never drops the others' results.
  */
-function keepResult(group) {
+function keepResult(group, measured) {
   const from = join(root, 'reports/mutation', `${group}.json`);
   if (!existsSync(from)) return;
   const r = JSON.parse(readFileSync(from, 'utf8'));
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'lambda', 'instance', 'lib', 'test'], { cwd: root, encoding: 'utf8' }).stdout.trim() !== '';
   const files = {};
   for (const [path, f] of Object.entries(r.files)) {
     files[path.startsWith('/') ? relative(root, path) : path] = {
@@ -51,7 +57,7 @@ function keepResult(group) {
   }
   const dir = join(root, 'bench/results/mutation');
   mkdirSync(dir, { recursive: true });
-  const out = { group, measuredAt: new Date().toISOString().slice(0, 16) + 'Z', commit: dirty ? `${commit}+uncommitted` : commit, files };
+  const out = { group, measuredAt: measured.at, commit: measured.commit, files };
   writeFileSync(join(dir, `${group}.json`), `${JSON.stringify(out, null, 1)}\n`);
 }
 const report = spawnSync('node', [join(root, 'bench/mutation-report.mjs')], { cwd: root, stdio: 'inherit' });
