@@ -20,7 +20,7 @@ import { median, ROOT, writeResults } from './common';
 /** The commit before the boot contract landed: every construct's own user data, `dnf install -y nodejs`. */
 const BASELINE = process.env.BOOT_BENCH_BASELINE ?? '62b1db2';
 const NODES: NodeType[] = ['edge', 'app', 'worker'];
-const FAULT_ORDER: FaultName[] = ['s3-20s', 'repo-20s', 'iam-30s', 'node-missing', 's3-forever', 'none'];
+const FAULT_ORDER: FaultName[] = ['s3-20s', 'repo-20s', 'iam-30s', 'imds-20s', 'node-missing', 's3-forever', 'none'];
 /** Happy-path boots per node type and code (the median is reported). */
 const HAPPY_RUNS = 1;
 /** "S3 failing for good": a shorter per-call retry budget than the contract's 300 s default (RF_RETRY_BUDGET_S), as in the test. */

@@ -16,6 +16,8 @@
  *   repo  the package repository answers 503              for fault.ms
  *   iam   every AWS API (S3 included) answers AccessDenied / UnauthorizedOperation (the role's policy is not there
  *         yet) for fault.ms from the first AWS call
+ *   imds  the metadata service resets every connection (not reachable yet: no token, no instance id, no role
+ *         credentials for the CLI) for fault.ms from the first IMDS request
  *   missing  packages the repository does not have (fault.packages)
  * Every request is appended to config.events as one JSON line: { t, service, action, status, fault, params }.
  */
@@ -83,6 +85,12 @@ function imds(req: http.IncomingMessage, res: http.ServerResponse): void {
     event({ service: 'imds', action: `${req.method} ${url.pathname}`, status });
   };
   if (!self) return send(404, 'Not Found');
+  if (inFault('imds')) {
+    // Not reachable yet: the connection is reset, as curl and the SDK see an IMDS that does not answer.
+    event({ service: 'imds', action: `${req.method} ${url.pathname}`, status: 0, fault: 'imds' });
+    req.socket.destroy();
+    return;
+  }
   if (req.method === 'PUT' && url.pathname === '/latest/api/token') {
     const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
     if (!(ttl >= 1 && ttl <= 21600)) return send(400, 'Bad Request');

@@ -21,7 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ACCOUNT, assetObjects, LaunchTemplateBoot, sqsHost } from './user-data';
 
-export type FaultKind = 's3' | 'repo' | 'iam' | 'missing';
+export type FaultKind = 's3' | 'repo' | 'iam' | 'imds' | 'missing';
 
 export interface Fault {
   readonly kind: FaultKind;

@@ -14,7 +14,7 @@ export const NODE_TYPES: Record<NodeType, { stack: string; launchTemplate: RegEx
   worker: { stack: 'Workers', launchTemplate: /^Workers/, peers: 0 },
 };
 
-export type FaultName = 'none' | 's3-20s' | 'repo-20s' | 'iam-30s' | 'node-missing' | 's3-forever';
+export type FaultName = 'none' | 's3-20s' | 'repo-20s' | 'iam-30s' | 'imds-20s' | 'node-missing' | 's3-forever';
 
 /** Every Node package name a boot might ask for: the "Node package missing" fault removes them all. */
 const NODE_PACKAGES = ['nodejs', 'nodejs20', 'nodejs22', 'nodejs24'];
@@ -25,12 +25,14 @@ export const FAULTS: Record<FaultName, Fault | undefined> = {
   's3-20s': { kind: 's3', ms: 20_000 },
   'repo-20s': { kind: 'repo', ms: 20_000 },
   'iam-30s': { kind: 'iam', ms: 30_000 },
+  // The metadata service not reachable yet (connections reset): no instance id, no role credentials for the CLI.
+  'imds-20s': { kind: 'imds', ms: 20_000 },
   'node-missing': { kind: 'missing', packages: NODE_PACKAGES },
   's3-forever': { kind: 's3' },
 };
 
 /** Faults the boot must survive (CONTINUE after retries) and faults it must give up on (ABANDON). */
-export const TRANSIENT_FAULTS: FaultName[] = ['s3-20s', 'repo-20s', 'iam-30s'];
+export const TRANSIENT_FAULTS: FaultName[] = ['s3-20s', 'repo-20s', 'iam-30s', 'imds-20s'];
 export const PERMANENT_FAULTS: FaultName[] = ['node-missing', 's3-forever'];
 
 export interface Scenario {
