@@ -18,9 +18,9 @@ import {
   type RetryTuning,
 } from '../../instance/failover-pair-agent/io';
 import * as wire from './bodies';
-import { thrown, wireClient } from './clients';
+import { thrown } from './clients';
 import { FakeImds } from './fake-imds';
-import { WireServer } from './server';
+import { useWireServer } from './use-wire-server';
 
 const SELF = { instanceId: 'i-0aaaaaaaaaaaaaaa1', networkInterfaceId: 'eni-0aaaaaaaaaaaaaaa1' };
 const OTHER = { instanceId: 'i-0bbbbbbbbbbbbbbb2', networkInterfaceId: 'eni-0bbbbbbbbbbbbbbb2' };
@@ -28,25 +28,13 @@ const ALLOCATION = 'eipalloc-0123456789abcdef0';
 const TABLE = 'rtb-0123456789abcdef0';
 const VPN = '172.16.255.1/32';
 
-let server: WireServer;
-let clients: Clients;
-const sleeps: number[] = [];
+const harness = useWireServer();
+const { sleeps } = harness;
 // Retries go through the agent's own retry loop with a recorded, instant sleep (the SDK's own retries are off: 1 attempt).
-const tuning: RetryTuning = { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5, deadlineMs: 60_000 };
-
-beforeAll(async () => {
-  server = await WireServer.start();
-  clients = { ec2: wireClient(EC2Client, server), autoscaling: wireClient(AutoScalingClient, server) };
-});
-afterEach(() => {
-  expect(server.unanswered.map((r) => r.operation)).toEqual([]);
-  server.reset();
-  sleeps.length = 0;
-});
-afterAll(async () => {
-  clients.ec2.destroy();
-  clients.autoscaling.destroy();
-  await server.close();
+const tuning: RetryTuning = { sleep: harness.sleep, random: () => 0.5, deadlineMs: 60_000 };
+let clients: Clients;
+beforeAll(() => {
+  clients = { ec2: harness.client(EC2Client), autoscaling: harness.client(AutoScalingClient) };
 });
 
 /** DescribeAutoScalingGroups, in the Auto Scaling API Reference's sample response layout. */
@@ -84,8 +72,8 @@ const associateOk = () => wire.ec2Ok('AssociateAddress', '<return>true</return><
 
 describe('describeGroupMembers: DescribeAutoScalingGroups then DescribeInstances by filter, paged', () => {
   test('members with their private addresses; one that EC2 no longer lists has none; throttling on either call is retried', async () => {
-    server.on('DescribeAutoScalingGroups', wire.autoscaling.throttling(), asgGroup('app-asg', [{ id: 'i-0app1', state: 'InService' }, { id: 'i-0app2', state: 'Terminating:Wait' }, { id: 'i-0gone', state: 'Terminating' }]));
-    server.on(
+    harness.server.on('DescribeAutoScalingGroups', wire.autoscaling.throttling(), asgGroup('app-asg', [{ id: 'i-0app1', state: 'InService' }, { id: 'i-0app2', state: 'Terminating:Wait' }, { id: 'i-0gone', state: 'Terminating' }]));
+    harness.server.on(
       'DescribeInstances',
       wire.ec2.requestLimitExceeded(),
       wire.ec2DescribeInstances([{ id: 'i-0app1', privateIp: '10.0.2.11' }], 'page-2'),
@@ -97,30 +85,30 @@ describe('describeGroupMembers: DescribeAutoScalingGroups then DescribeInstances
       { instanceId: 'i-0gone', lifecycleState: 'Terminating', privateIp: undefined },
     ]);
     expect(sleeps).toHaveLength(2);
-    const pages = server.calls('DescribeInstances').slice(1).map((r) => Object.fromEntries(r.form));
+    const pages = harness.server.calls('DescribeInstances').slice(1).map((r) => Object.fromEntries(r.form));
     expect(pages[0]).toMatchObject({ 'Filter.1.Name': 'instance-id', 'Filter.1.Value.1': 'i-0app1', 'Filter.1.Value.2': 'i-0app2', 'Filter.1.Value.3': 'i-0gone' });
     expect(pages[0]).not.toHaveProperty('NextToken');
     expect(pages[1]).toMatchObject({ NextToken: 'page-2' });
-    expect(Object.fromEntries(server.calls('DescribeAutoScalingGroups')[1].form)).toMatchObject({ 'AutoScalingGroupNames.member.1': 'app-asg' });
+    expect(Object.fromEntries(harness.server.calls('DescribeAutoScalingGroups')[1].form)).toMatchObject({ 'AutoScalingGroupNames.member.1': 'app-asg' });
   });
 
   test('an empty group makes no EC2 call', async () => {
-    server.on('DescribeAutoScalingGroups', asgGroup('app-asg', []));
+    harness.server.on('DescribeAutoScalingGroups', asgGroup('app-asg', []));
     expect(await describeGroupMembers(clients, 'app-asg', tuning)).toEqual([]);
-    expect(server.calls('DescribeInstances')).toEqual([]);
+    expect(harness.server.calls('DescribeInstances')).toEqual([]);
   });
 
   test('access denied is not retried: it is a wrong policy, not a transient fault', async () => {
-    server.on('DescribeAutoScalingGroups', wire.autoscaling.accessDenied('DescribeAutoScalingGroups'));
+    harness.server.on('DescribeAutoScalingGroups', wire.autoscaling.accessDenied('DescribeAutoScalingGroups'));
     const err = await thrown(describeGroupMembers(clients, 'app-asg', tuning));
     expect(err).toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
-    expect(server.calls('DescribeAutoScalingGroups')).toHaveLength(1);
+    expect(harness.server.calls('DescribeAutoScalingGroups')).toHaveLength(1);
   });
 });
 
 describe('describePairInstances: DescribeInstances by the pair tag, pending or running', () => {
   test('both nodes with state and launch time, across pages', async () => {
-    server.on(
+    harness.server.on(
       'DescribeInstances',
       wire.ec2DescribeInstances([{ id: SELF.instanceId, privateIp: '10.0.1.10', state: 'running' }], 'next'),
       wire.ec2DescribeInstances([{ id: OTHER.instanceId, state: 'pending' }]),
@@ -130,7 +118,7 @@ describe('describePairInstances: DescribeInstances by the pair tag, pending or r
       { instanceId: SELF.instanceId, privateIp: '10.0.1.10', state: 'running', launchTimeMs: 0 },
       { instanceId: OTHER.instanceId, privateIp: undefined, state: 'pending', launchTimeMs: 0 },
     ]);
-    expect(Object.fromEntries(server.calls('DescribeInstances')[0].form)).toMatchObject({
+    expect(Object.fromEntries(harness.server.calls('DescribeInstances')[0].form)).toMatchObject({
       'Filter.1.Name': 'tag:resilient-fleet:pair',
       'Filter.1.Value.1': 'Edge',
       'Filter.2.Name': 'instance-state-name',
@@ -142,137 +130,137 @@ describe('describePairInstances: DescribeInstances by the pair tag, pending or r
 
 describe('moveElasticIp: DescribeAddresses, then AssociateAddress with AllowReassociation', () => {
   test('takes the address from the other node in one call', async () => {
-    server.on('DescribeAddresses', describeAddress(OTHER));
-    server.on('AssociateAddress', associateOk());
+    harness.server.on('DescribeAddresses', describeAddress(OTHER));
+    harness.server.on('AssociateAddress', associateOk());
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning)).toBe('moved');
-    expect(Object.fromEntries(server.calls('AssociateAddress')[0].form)).toMatchObject({ AllocationId: ALLOCATION, InstanceId: SELF.instanceId, AllowReassociation: 'true' });
-    expect(Object.fromEntries(server.calls('DescribeAddresses')[0].form)).toMatchObject({ 'AllocationId.1': ALLOCATION });
+    expect(Object.fromEntries(harness.server.calls('AssociateAddress')[0].form)).toMatchObject({ AllocationId: ALLOCATION, InstanceId: SELF.instanceId, AllowReassociation: 'true' });
+    expect(Object.fromEntries(harness.server.calls('DescribeAddresses')[0].form)).toMatchObject({ 'AllocationId.1': ALLOCATION });
   });
 
   test('an address already here (by instance, or by network interface) is not moved again', async () => {
-    server.on('DescribeAddresses', describeAddress(SELF));
+    harness.server.on('DescribeAddresses', describeAddress(SELF));
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning)).toBe('already-here');
-    server.on('DescribeAddresses', describeAddress({ instanceId: '', networkInterfaceId: SELF.networkInterfaceId }));
+    harness.server.on('DescribeAddresses', describeAddress({ instanceId: '', networkInterfaceId: SELF.networkInterfaceId }));
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning)).toBe('already-here');
-    expect(server.calls('AssociateAddress')).toEqual([]);
+    expect(harness.server.calls('AssociateAddress')).toEqual([]);
   });
 
   test('an unassociated address is associated', async () => {
-    server.on('DescribeAddresses', describeAddress());
-    server.on('AssociateAddress', associateOk());
+    harness.server.on('DescribeAddresses', describeAddress());
+    harness.server.on('AssociateAddress', associateOk());
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning)).toBe('moved');
   });
 
   test('throttled AssociateAddress is retried after a fresh read; a node that lost mastership meanwhile gives up', async () => {
     let master = true;
-    server.on('DescribeAddresses', describeAddress(OTHER));
-    server.on('AssociateAddress', () => {
+    harness.server.on('DescribeAddresses', describeAddress(OTHER));
+    harness.server.on('AssociateAddress', () => {
       master = false; // keepalived stepped down while the call was throttled
       return wire.ec2.requestLimitExceeded();
     });
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => master, tuning)).toBe('abandoned');
-    expect(server.calls('AssociateAddress')).toHaveLength(1);
+    expect(harness.server.calls('AssociateAddress')).toHaveLength(1);
     expect(sleeps).toHaveLength(1);
   });
 
   test('a throttled read is retried and then moves', async () => {
-    server.on('DescribeAddresses', wire.ec2.requestLimitExceeded(), wire.ec2Error('InternalError', 'An internal error has occurred.', 500), describeAddress(OTHER));
-    server.on('AssociateAddress', associateOk());
+    harness.server.on('DescribeAddresses', wire.ec2.requestLimitExceeded(), wire.ec2Error('InternalError', 'An internal error has occurred.', 500), describeAddress(OTHER));
+    harness.server.on('AssociateAddress', associateOk());
     expect(await moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning)).toBe('moved');
-    expect(server.calls('DescribeAddresses')).toHaveLength(3);
+    expect(harness.server.calls('DescribeAddresses')).toHaveLength(3);
   });
 
   test('UnauthorizedOperation (a policy that does not allow this instance) fails at once, with EC2\'s code', async () => {
-    server.on('DescribeAddresses', describeAddress(OTHER));
-    server.on('AssociateAddress', wire.ec2.unauthorizedOperation());
+    harness.server.on('DescribeAddresses', describeAddress(OTHER));
+    harness.server.on('AssociateAddress', wire.ec2.unauthorizedOperation());
     const err = await thrown(moveElasticIp(clients, ALLOCATION, SELF, () => true, tuning));
     expect(err).toMatchObject({ name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } });
-    expect(server.calls('AssociateAddress')).toHaveLength(1);
+    expect(harness.server.calls('AssociateAddress')).toHaveLength(1);
   });
 });
 
 describe('moveRoute: DescribeRouteTables, then ReplaceRoute or CreateRoute towards this node\'s interface', () => {
   test('replaces a route that points at the other node', async () => {
-    server.on('DescribeRouteTables', describeRoutes(OTHER));
-    server.on('ReplaceRoute', wire.ec2Return('ReplaceRoute'));
+    harness.server.on('DescribeRouteTables', describeRoutes(OTHER));
+    harness.server.on('ReplaceRoute', wire.ec2Return('ReplaceRoute'));
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => true, tuning)).toBe('moved');
-    expect(Object.fromEntries(server.calls('ReplaceRoute')[0].form)).toMatchObject({ RouteTableId: TABLE, DestinationCidrBlock: VPN, NetworkInterfaceId: SELF.networkInterfaceId });
-    expect(server.calls('CreateRoute')).toEqual([]);
+    expect(Object.fromEntries(harness.server.calls('ReplaceRoute')[0].form)).toMatchObject({ RouteTableId: TABLE, DestinationCidrBlock: VPN, NetworkInterfaceId: SELF.networkInterfaceId });
+    expect(harness.server.calls('CreateRoute')).toEqual([]);
   });
 
   test('creates the route the first time; a route here already is left alone', async () => {
-    server.on('DescribeRouteTables', describeRoutes(), describeRoutes(SELF));
-    server.on('CreateRoute', wire.ec2Return('CreateRoute'));
+    harness.server.on('DescribeRouteTables', describeRoutes(), describeRoutes(SELF));
+    harness.server.on('CreateRoute', wire.ec2Return('CreateRoute'));
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => true, tuning)).toBe('moved');
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => true, tuning)).toBe('already-here');
-    expect(server.calls('CreateRoute')).toHaveLength(1);
-    expect(server.calls('ReplaceRoute')).toEqual([]);
+    expect(harness.server.calls('CreateRoute')).toHaveLength(1);
+    expect(harness.server.calls('ReplaceRoute')).toEqual([]);
   });
 
   test('losing the create race (RouteAlreadyExists) is retried as a replace', async () => {
-    server.on('DescribeRouteTables', describeRoutes(), describeRoutes(OTHER));
-    server.on('CreateRoute', wire.ec2Error('RouteAlreadyExists', `The route identified by ${VPN} already exists.`));
-    server.on('ReplaceRoute', wire.ec2Return('ReplaceRoute'));
+    harness.server.on('DescribeRouteTables', describeRoutes(), describeRoutes(OTHER));
+    harness.server.on('CreateRoute', wire.ec2Error('RouteAlreadyExists', `The route identified by ${VPN} already exists.`));
+    harness.server.on('ReplaceRoute', wire.ec2Return('ReplaceRoute'));
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => true, tuning)).toBe('moved');
-    expect(server.calls('CreateRoute')).toHaveLength(1);
-    expect(server.calls('ReplaceRoute')).toHaveLength(1);
+    expect(harness.server.calls('CreateRoute')).toHaveLength(1);
+    expect(harness.server.calls('ReplaceRoute')).toHaveLength(1);
   });
 
   test('a route deleted between the read and the replace (InvalidRoute.NotFound) is re-read and created', async () => {
-    server.on('DescribeRouteTables', describeRoutes(OTHER), describeRoutes());
-    server.on('ReplaceRoute', wire.ec2Error('InvalidRoute.NotFound', `no route with destination-cidr-block ${VPN} in route table ${TABLE}`));
-    server.on('CreateRoute', wire.ec2Return('CreateRoute'));
+    harness.server.on('DescribeRouteTables', describeRoutes(OTHER), describeRoutes());
+    harness.server.on('ReplaceRoute', wire.ec2Error('InvalidRoute.NotFound', `no route with destination-cidr-block ${VPN} in route table ${TABLE}`));
+    harness.server.on('CreateRoute', wire.ec2Return('CreateRoute'));
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => true, tuning)).toBe('moved');
-    expect(server.calls('CreateRoute')).toHaveLength(1);
+    expect(harness.server.calls('CreateRoute')).toHaveLength(1);
   });
 
   test('a node that is no longer master makes no call at all', async () => {
     expect(await moveRoute(clients, TABLE, VPN, SELF, () => false, tuning)).toBe('abandoned');
-    expect(server.requests).toEqual([]);
+    expect(harness.server.requests).toEqual([]);
   });
 });
 
 describe('disableSourceDestCheck: ModifyInstanceAttribute SourceDestCheck=false', () => {
   test('sends the one attribute, retrying a throttled call', async () => {
-    server.on('ModifyInstanceAttribute', wire.ec2.requestLimitExceeded(), wire.ec2Return('ModifyInstanceAttribute'));
+    harness.server.on('ModifyInstanceAttribute', wire.ec2.requestLimitExceeded(), wire.ec2Return('ModifyInstanceAttribute'));
     await disableSourceDestCheck(clients, SELF.instanceId, tuning);
-    const calls = server.calls('ModifyInstanceAttribute').map((r) => Object.fromEntries(r.form));
+    const calls = harness.server.calls('ModifyInstanceAttribute').map((r) => Object.fromEntries(r.form));
     expect(calls).toHaveLength(2);
     expect(calls[1]).toMatchObject({ InstanceId: SELF.instanceId, 'SourceDestCheck.Value': 'false' });
     expect(Object.keys(calls[1]).filter((k) => !['Action', 'Version'].includes(k)).sort()).toEqual(['InstanceId', 'SourceDestCheck.Value']);
   });
 
   test('an instance EC2 does not know yet (InvalidInstanceID.NotFound right after launch) is retried until it is known', async () => {
-    server.on('ModifyInstanceAttribute', wire.ec2.instanceNotFound(SELF.instanceId), wire.ec2.instanceNotFound(SELF.instanceId), wire.ec2Return('ModifyInstanceAttribute'));
+    harness.server.on('ModifyInstanceAttribute', wire.ec2.instanceNotFound(SELF.instanceId), wire.ec2.instanceNotFound(SELF.instanceId), wire.ec2Return('ModifyInstanceAttribute'));
     await disableSourceDestCheck(clients, SELF.instanceId, tuning);
-    expect(server.calls('ModifyInstanceAttribute')).toHaveLength(3);
+    expect(harness.server.calls('ModifyInstanceAttribute')).toHaveLength(3);
   });
 
   test('gives up at the deadline and throws EC2\'s error', async () => {
     let clock = 0;
-    server.on('ModifyInstanceAttribute', wire.ec2.requestLimitExceeded());
+    harness.server.on('ModifyInstanceAttribute', wire.ec2.requestLimitExceeded());
     const err = await thrown(disableSourceDestCheck(clients, SELF.instanceId, { sleep: async (ms) => void (clock += ms), now: () => clock, random: () => 1, deadlineMs: 10_000, baseDelayMs: 200, maxDelayMs: 3_000 }));
     expect(err).toMatchObject({ name: 'RequestLimitExceeded' });
     expect(clock).toBeLessThanOrEqual(10_000);
-    expect(server.calls('ModifyInstanceAttribute').length).toBeGreaterThan(2);
+    expect(harness.server.calls('ModifyInstanceAttribute').length).toBeGreaterThan(2);
   });
 });
 
 describe('completeDrain: CompleteLifecycleAction CONTINUE for a drained app instance', () => {
   test('completes the action', async () => {
-    server.on('CompleteLifecycleAction', wire.queryOk('autoscaling', 'CompleteLifecycleAction'));
+    harness.server.on('CompleteLifecycleAction', wire.queryOk('autoscaling', 'CompleteLifecycleAction'));
     expect(await completeDrain(clients, 'app-asg', 'drain-hook', 'i-0app1', tuning)).toBe('completed');
-    expect(Object.fromEntries(server.calls('CompleteLifecycleAction')[0].form)).toMatchObject({ AutoScalingGroupName: 'app-asg', LifecycleHookName: 'drain-hook', InstanceId: 'i-0app1', LifecycleActionResult: 'CONTINUE' });
+    expect(Object.fromEntries(harness.server.calls('CompleteLifecycleAction')[0].form)).toMatchObject({ AutoScalingGroupName: 'app-asg', LifecycleHookName: 'drain-hook', InstanceId: 'i-0app1', LifecycleActionResult: 'CONTINUE' });
   });
 
   test('an instance that is no longer waiting (Auto Scaling\'s ValidationError) is a no-op; contention is retried first', async () => {
-    server.on('CompleteLifecycleAction', wire.autoscaling.resourceContention(), wire.autoscaling.noActiveLifecycleAction('i-0app1'));
+    harness.server.on('CompleteLifecycleAction', wire.autoscaling.resourceContention(), wire.autoscaling.noActiveLifecycleAction('i-0app1'));
     expect(await completeDrain(clients, 'app-asg', 'drain-hook', 'i-0app1', tuning)).toBe('not-waiting');
-    expect(server.calls('CompleteLifecycleAction')).toHaveLength(2);
+    expect(harness.server.calls('CompleteLifecycleAction')).toHaveLength(2);
   });
 
   test('any other error is thrown', async () => {
-    server.on('CompleteLifecycleAction', wire.autoscaling.accessDenied('CompleteLifecycleAction'));
+    harness.server.on('CompleteLifecycleAction', wire.autoscaling.accessDenied('CompleteLifecycleAction'));
     expect(await thrown(completeDrain(clients, 'app-asg', 'drain-hook', 'i-0app1', tuning))).toMatchObject({ name: 'AccessDenied' });
   });
 });
