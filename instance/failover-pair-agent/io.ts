@@ -14,6 +14,7 @@ import {
   ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
 import { errorName, isTransient } from '../../lambda/shared/errors';
+import { metadataBaseUrl } from '../../lambda/shared/imds';
 import { retry, type RetryOptions } from '../../lambda/shared/retry';
 import { addressIsHere, GroupMember, PairInstance, planRoute } from './logic';
 
@@ -151,15 +152,11 @@ export async function disableSourceDestCheck(c: Clients, instanceId: string, opt
  * Instance metadata (IMDSv2: a session token first), at the SDK's metadata endpoint override
  * (AWS_EC2_METADATA_SERVICE_ENDPOINT) when it is set, as every SDK-based program on the node honours it.
  */
-export async function imds(path: string, base = metadataEndpoint()): Promise<string> {
+export async function imds(path: string, base = metadataBaseUrl()): Promise<string> {
   const token = await (await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '300' } })).text();
   const res = await fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': token } });
   if (!res.ok) throw new Error(`IMDS ${path}: HTTP ${res.status}`);
   return (await res.text()).trim();
-}
-
-function metadataEndpoint(): string {
-  return (process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT || 'http://169.254.169.254').replace(/\/+$/, '');
 }
 
 /**
