@@ -95,7 +95,12 @@ export class PropsValidator {
       return;
     }
     const expression = schedule.expressionString;
-    if (typeof expression !== 'string' || Token.isUnresolved(expression)) return;
+    if (typeof expression !== 'string') {
+      // A JavaScript caller who passed the cron string itself (or another object): no Schedule, so no expressionString.
+      this.check(true, prop, schedule, 'an autoscaling.Schedule (a string or other object is not one)', "build it with Schedule.expression('0 7 * * MON-FRI') or Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })");
+      return;
+    }
+    if (Token.isUnresolved(expression)) return;
     const problem = cronProblem(expression, CronDialect.AUTO_SCALING);
     if (problem) {
       this.check(true, prop, expression, `a 5-field Unix cron expression "minute hour day-of-month month day-of-week" (Auto Scaling Recurrence); ${problem.what}`, problem.fix);
@@ -105,12 +110,17 @@ export class PropsValidator {
   /**
    * Checks an EventBridge schedule (`events.Schedule.cron(...)`, `Schedule.expression('cron(...)')`): the six fields
    * of `cron(minutes hours day-of-month month day-of-week year)`, each in range, and exactly one of the two day fields
-   * `?`. `rate(...)` and `at(...)` schedules and tokens are not checked here.
+   * `?`. `rate(...)` and `at(...)` schedules and tokens are not checked here;
+   * undefined or null (from JavaScript) is unset.
    */
   public eventsSchedule(prop: string, schedule: events.Schedule | undefined): void {
-    if (schedule === undefined) return;
+    if (schedule === undefined || schedule === null) return;
     const expression = schedule.expressionString;
-    if (typeof expression !== 'string' || Token.isUnresolved(expression) || !expression.startsWith('cron(')) return;
+    if (typeof expression !== 'string') {
+      this.check(true, prop, schedule, 'an events.Schedule (a string or other object is not one)', "build it with events.Schedule.expression('cron(0 7 ? * MON-FRI *)') or events.Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })");
+      return;
+    }
+    if (Token.isUnresolved(expression) || !expression.startsWith('cron(')) return;
     const problem = cronProblem(expression, CronDialect.EVENTBRIDGE);
     if (problem) {
       this.check(true, prop, expression, `an EventBridge cron expression "cron(minutes hours day-of-month month day-of-week year)"; ${problem.what}`, problem.fix);
@@ -155,11 +165,18 @@ export function requireProps<T extends object>(scope: IConstruct, constructName:
 /**
  * The VPC's IPv4 ranges known at synth time: its `vpcCidrBlock` when that is a literal (imported VPCs), else the CIDR
  * configured on the underlying `AWS::EC2::VPC` of a `new ec2.Vpc` (whose `vpcCidrBlock` is a token), plus any literal
- * secondary CIDR blocks. Empty when nothing is known (for example an IPAM-allocated VPC).
+ * secondary CIDR blocks. Empty when nothing is known (for example an IPAM-allocated VPC, or one imported without
+ * vpcCidrBlock).
  */
 export function knownVpcCidrs(vpc: ec2.IVpc): string[] {
   const cidrs: string[] = [];
-  if (typeof vpc.vpcCidrBlock === 'string' && !Token.isUnresolved(vpc.vpcCidrBlock)) cidrs.push(vpc.vpcCidrBlock);
+  let own: string | undefined;
+  try {
+    own = vpc.vpcCidrBlock;
+  } catch {
+    // Imported (fromVpcAttributes, or an old fromLookup context) without a vpcCidrBlock: the getter throws; nothing is known.
+  }
+  if (typeof own === 'string' && !Token.isUnresolved(own)) cidrs.push(own);
   const resource = vpc.node.defaultChild;
   if (cidrs.length === 0 && resource instanceof ec2.CfnVPC && typeof resource.cidrBlock === 'string' && !Token.isUnresolved(resource.cidrBlock)) {
     cidrs.push(resource.cidrBlock);

@@ -56,6 +56,12 @@ describe('MultiAzFleet fails when', () => {
     expect(() => fleet([{ name: 'Night', schedule: at7, minCapacity: 0, maxCapacity: 0, desiredCapacity: 0 }])()).not.toThrow();
   });
 
+  test('a scheduled action has the cron string itself as its schedule (JavaScript)', () => {
+    expect(() => fleet([js({ name: 'A', schedule: '0 7 * * MON-FRI', desiredCapacity: 3 })])()).toThrow(
+      /^MultiAzFleet: invalid props \(1\):\n {2}- schedule\[0\]\.schedule: got "0 7 \* \* MON-FRI"; allowed: an autoscaling\.Schedule \(a string or other object is not one\)\. Fix: build it with Schedule\.expression/,
+    );
+  });
+
   test('a scheduled action has no schedule (JavaScript)', () => {
     expect(() => fleet([js({ name: 'A', desiredCapacity: 1 })])()).toThrow(/schedule\[0\]\.schedule: got undefined; allowed: an autoscaling.Schedule \(required\)/);
   });
@@ -104,6 +110,16 @@ describe('HaproxyFailoverPair fails when', () => {
     expect(pair(importedVpc, '172.31.255.10')).not.toThrow();
   });
 
+  test('vpnVirtualIp with a VPC imported without vpcCidrBlock is not compared (and not aws-cdk-lib\'s "not supplied" error)', () => {
+    const noCidr = (s: Stack) => ec2.Vpc.fromVpcAttributes(s, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+      publicSubnetIds: ['subnet-0pub0', 'subnet-0pub1'],
+      publicSubnetRouteTableIds: ['rtb-0pub0', 'rtb-0pub1'],
+    });
+    expect(pair(noCidr, '10.0.200.1')).not.toThrow();
+  });
+
   test('vpc is missing (JavaScript)', () => {
     const stack = testStack();
     const e = thrown(() => new HaproxyFailoverPair(stack, 'Pair', js({ backendName: 'app.example.com', clients: [{ name: 'a', port: 9001 }] })));
@@ -139,6 +155,13 @@ describe('ReplicatedMysql fails when', () => {
     const stack = testStack();
     expect(() => new ReplicatedMysql(stack, 'Db', { vpc: importedVpc(stack), clusterName: 'shop', verifySchedule: events.Schedule.cron({ minute: '0', hour: '25' }) })).toThrow(
       /verifySchedule: got "cron\(0 25 \* \* \? \*\)"; allowed: an EventBridge cron expression .*the hours field "25" has 25, outside 0 to 23/,
+    );
+  });
+
+  test('verifySchedule is the cron string itself (JavaScript)', () => {
+    const stack = testStack();
+    expect(() => new ReplicatedMysql(stack, 'Db', js({ vpc: importedVpc(stack), clusterName: 'shop', verifySchedule: 'cron(0 7 ? * MON-FRI *)' }))).toThrow(
+      /verifySchedule: got "cron\(0 7 \? \* MON-FRI \*\)"; allowed: an events\.Schedule \(a string or other object is not one\)\. Fix: build it with events\.Schedule\.expression/,
     );
   });
 

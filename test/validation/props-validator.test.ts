@@ -137,6 +137,27 @@ describe('PropsValidator schedules', () => {
     expect(problemsOf((c) => c.eventsSchedule('v', events.Schedule.expression(Token.asString({ Ref: 'S' }))))).toBe('');
     expect(problemsOf((c) => c.eventsSchedule('v', undefined))).toBe('');
   });
+
+  test('a token inside an events cron expression skips the check (its hours are known at deploy time)', () => {
+    const hours = Token.asString({ Ref: 'Hour' });
+    expect(problemsOf((c) => c.eventsSchedule('v', events.Schedule.expression(`cron(0 ${hours} ? * MON-FRI *)`)))).toBe('');
+  });
+
+  test('from JavaScript, a cron string where a Schedule belongs is a problem naming the prop, not a TypeError or a silent pass', () => {
+    expect(problemsOf((c) => c.autoScalingSchedule('schedule[0].schedule', '0 7 * * MON-FRI' as never))).toBe(
+      'Thing: invalid props (1):\n  - schedule[0].schedule: got "0 7 * * MON-FRI"; allowed: an autoscaling.Schedule (a string or other object is not one). '
+        + "Fix: build it with Schedule.expression('0 7 * * MON-FRI') or Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })",
+    );
+    expect(problemsOf((c) => c.eventsSchedule('verifySchedule', 'cron(0 7 ? * MON-FRI *)' as never))).toBe(
+      'Thing: invalid props (1):\n  - verifySchedule: got "cron(0 7 ? * MON-FRI *)"; allowed: an events.Schedule (a string or other object is not one). '
+        + "Fix: build it with events.Schedule.expression('cron(0 7 ? * MON-FRI *)') or events.Schedule.cron({ minute: '0', hour: '7', weekDay: 'MON-FRI' })",
+    );
+    expect(problemsOf((c) => c.eventsSchedule('verifySchedule', {} as never))).toMatch(/^Thing: invalid props \(1\):\n {2}- verifySchedule: got \{\}; allowed: an events.Schedule/);
+  });
+
+  test('from JavaScript, a null events schedule is unset like undefined (the construct then uses its default)', () => {
+    expect(problemsOf((c) => c.eventsSchedule('verifySchedule', null as never))).toBe('');
+  });
 });
 
 describe('PropsValidator.scheduledCapacity (group min 2, max 6)', () => {
@@ -168,6 +189,10 @@ describe('PropsValidator.scheduledCapacity (group min 2, max 6)', () => {
     expect(run({ minCapacity: 0, desiredCapacity: 0 })).toBe('');
     expect(run({ maxCapacity: 10, desiredCapacity: 10 })).toBe('');
     expect(run({ maxCapacity: 10, desiredCapacity: 11 })).toMatch(/between the group's minCapacity \(2\) and schedule\[0\]\.maxCapacity \(10\)/);
+  });
+
+  test("an action that sets neither bound adds no problem of its own when the group's minimum is above its maximum (the group's check reports that)", () => {
+    expect(problemsOf((c) => c.scheduledCapacity('schedule[0]', { desiredCapacity: 3 }, 5, 2))).toBe('');
   });
 
   test('tokens are skipped', () => {
@@ -241,6 +266,12 @@ describe('knownVpcCidrs and vpcHasSubnetType', () => {
     expect(knownVpcCidrs(importedVpc(s))).toEqual(['10.0.0.0/16']);
     const tokenVpc = ec2.Vpc.fromVpcAttributes(s, 'T', { vpcId: 'vpc-1', vpcCidrBlock: Token.asString({ Ref: 'Cidr' }), availabilityZones: ['eu-west-1a'] });
     expect(knownVpcCidrs(tokenVpc)).toEqual([]);
+  });
+
+  test('nothing for a VPC imported without vpcCidrBlock (whose getter throws), rather than that error', () => {
+    const vpc = ec2.Vpc.fromVpcAttributes(testStack(), 'NoCidr', { vpcId: 'vpc-1', availabilityZones: ['eu-west-1a'] });
+    expect(() => vpc.vpcCidrBlock).toThrow(/'vpcCidrBlock' was not supplied/);
+    expect(knownVpcCidrs(vpc)).toEqual([]);
   });
 
   test('a VPC without isolated subnets has none, one with them has', () => {
