@@ -1,11 +1,16 @@
 /**
  * Renders HAProxy's configuration for HaproxyFailoverPair. Pure: plain values in, file contents out.
  *
- * Design (measured in bench/failover-pair.bench.ts): ONE frontend binds every client port (compressed into
- * port ranges) and routes by destination port through map files, into ONE backend whose servers have no
- * port, so each stream reaches the app instance on the port the client connected to (or on the client's
- * `backendPort`, through `set-dst-port`). One frontend and backend per client costs a parse, a listener
- * set and a server set per client on every reload; this layout reloads in roughly constant time.
+ * Design (measured in bench/failover-pair.bench.ts): ONE frontend with ONE listener receives every client port and
+ * routes by destination port through map files, into ONE backend whose servers have no port, so each stream
+ * reaches the app instance on the port the client connected to (or on the client's `backendPort`, through
+ * `set-dst-port`). One frontend and backend per client costs a parse, a listener set and a server set per client
+ * on every reload. One socket per client port still costs a reload about 35 us per port (passing the sockets to
+ * the new worker and HAProxy's search of them): at 5000 sparse ports, 245 ms of a reload. So the client ports are
+ * not bound at all: the kernel hands each new connection to a client port to HAProxy's one listener on the
+ * loopback address (nftables TPROXY, client-ports.nft), keeping its destination address and port, which HAProxy's
+ * `dst_port` reads as before. TPROXY needs no connection tracking (no NAT table to fill under a SYN flood) and
+ * leaves the packets' addresses alone; only connections to a local address are taken, never forwarded ones.
  *
  * The app backend's servers are not known at synth time. Two ways to find them:
  * - Auto Scaling group mode: the on-instance agent writes them after the backend head rendered here into the
@@ -42,6 +47,11 @@ export interface HaproxyConfigOptions {
   readonly chrootDir?: string;
   /** Port of the stats page, bound on 127.0.0.1 only. */
   readonly statsPort: number;
+  /**
+   * Port of HAProxy's one client listener, bound on 127.0.0.1 (transparent): client-ports.nft hands it every
+   * connection to a client port. Not reachable from the network by itself. Must differ from `statsPort`.
+   */
+  readonly listenerPort: number;
   /** How long an old worker may keep long-lived connections after a reload, in seconds. */
   readonly hardStopAfterSeconds: number;
   /** Idle timeout of a client or server stream, in seconds. @default 3600 */
@@ -75,10 +85,15 @@ export interface HaproxyFiles {
   readonly 'app-backend.head': string;
   /** DNS mode only: the complete app backend (servers from `server-template`); the agent leaves it alone. */
   readonly 'app-backend.cfg'?: string;
+  /** nftables rules (`nft -f`, one transaction) handing every client port to HAProxy's listener. */
+  readonly 'client-ports.nft': string;
 }
 
-/** HAProxy's longest configuration line is 2048 characters; bind lines are split well below it. */
-const RANGES_PER_BIND = 64;
+/** Port ranges per line of the nftables set (lines stay short and readable; nft has no line limit). */
+const RANGES_PER_LINE = 16;
+
+/** The nftables table client-ports.nft owns (replaced whole on every load). */
+export const NFT_TABLE = 'rfha_clients';
 
 /** Name of the app backend (the agent reads it from the head file). */
 export const APP_BACKEND = 'app';
@@ -91,12 +106,9 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
   const dir = o.paths.configDir;
   const run = o.paths.runDir;
   const idle = o.idleTimeoutSeconds ?? 3600;
-  const ranges = portRanges(clients.map((c) => c.port));
-  const binds: string[] = [];
-  for (let i = 0; i < ranges.length; i += RANGES_PER_BIND) {
-    const chunk = ranges.slice(i, i + RANGES_PER_BIND).map(([a, b]) => (a === b ? `:${a}` : `:${a}-${b}`));
-    binds.push(`  bind ${chunk.join(',')}`);
-  }
+  const ranges = portRanges(clients.map((c) => c.port)).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+  const elements: string[] = [];
+  for (let i = 0; i < ranges.length; i += RANGES_PER_LINE) elements.push(ranges.slice(i, i + RANGES_PER_LINE).join(', '));
   const restricted = clients.filter((c) => c.allowFrom && c.allowFrom.length > 0);
   // allowFrom in constant time per connection, whatever the number of clients: one exact lookup says whether the
   // destination port is restricted; for those, one longest-prefix lookup of (port, source) in allow-from.map
@@ -148,12 +160,15 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
     '  stats uri /',
     '  stats refresh 10s',
     '',
-    '# Every client port, bound by one frontend; the destination port says which client it is.',
+    '# Every client port, received by one listener (client-ports.nft hands it each connection, destination kept);',
+    '# the destination port says which client it is. A port that is no client\'s (a connection made to the listener',
+    '# itself, or in the moment of a reload that removed a client) is refused.',
     'frontend clients',
-    ...binds,
+    `  bind 127.0.0.1:${o.listenerPort} transparent`,
     '  log-format "%ci:%cp [%t] client=%[var(sess.client)] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc"',
+    `  tcp-request connection set-var(sess.client) dst_port,map_int(${dir}/clients.map)`,
+    '  tcp-request connection reject unless { var(sess.client) -m found }',
     ...acl,
-    `  tcp-request connection set-var(sess.client) dst_port,map_int(${dir}/clients.map,unknown)`,
     `  tcp-request connection set-dst-port dst_port,map_int_int(${dir}/backend-ports.map)`,
     `  default_backend ${APP_BACKEND}`,
     '',
@@ -178,6 +193,29 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): HaproxyFiles {
     'restricted-ports.map': restricted.map((c) => `${c.port} 1\n`).join(''),
     'allow-from.map': restricted.flatMap((c) => c.allowFrom!.map((cidr) => `${allowFromKey(c.port, cidr)} 1\n`)).join(''),
     'app-backend.head': head,
+    'client-ports.nft': [
+      '# Rendered by resilient-fleet HaproxyFailoverPair. Loaded with `nft -f` by rfha-haproxy.service (start and reload),',
+      '# as one transaction: the table is replaced whole, and no connection meets a half-loaded set.',
+      `# Every TCP connection to a client port on an address of this instance is handed to HAProxy's listener on`,
+      `# 127.0.0.1:${o.listenerPort} (TPROXY: its destination address and port are kept, no connection tracking). Traffic`,
+      '# the instance forwards (to another destination) is left alone.',
+      `table ip ${NFT_TABLE}`,
+      `delete table ip ${NFT_TABLE}`,
+      `table ip ${NFT_TABLE} {`,
+      '  set client_ports {',
+      '    type inet_service',
+      '    flags interval',
+      '    elements = {',
+      ...elements.map((e, i) => `      ${e}${i < elements.length - 1 ? ',' : ''}`),
+      '    }',
+      '  }',
+      '  chain prerouting {',
+      '    type filter hook prerouting priority mangle; policy accept;',
+      `    meta l4proto tcp fib daddr type local tcp dport @client_ports tproxy to 127.0.0.1:${o.listenerPort}`,
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
     ...(o.backendName
       ? {
           'app-backend.cfg':

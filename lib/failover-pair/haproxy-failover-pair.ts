@@ -137,6 +137,14 @@ export interface HaproxyFailoverPairProps {
   /** Port of HAProxy's stats page, bound on 127.0.0.1 on each node; no client may use it. @default 8404 */
   readonly statsPort?: number;
 
+  /**
+   * Port of HAProxy's one client listener, bound on 127.0.0.1 on each node. Client ports are not bound one by one:
+   * the kernel hands every connection to a client port to this listener (nftables TPROXY, destination kept), so a
+   * reload passes one socket to the new worker instead of one per client. Not reachable from the network itself.
+   * @default 8405
+   */
+  readonly listenerPort?: number;
+
   /** Port on the app instances that HAProxy health-checks (TCP). @default 80 */
   readonly backendCheckPort?: number;
 
@@ -204,6 +212,7 @@ export class HaproxyFailoverPair extends Construct {
     super(scope, id);
     requireProps(this, 'HaproxyFailoverPair', props, { vpc: 'an ec2.IVpc, for example new ec2.Vpc(this, \'Vpc\', { maxAzs: 3 }) or ec2.Vpc.fromLookup(this, \'Vpc\', { vpcId }), with public subnets in two Availability Zones' });
     const statsPort = props.statsPort ?? 8404;
+    const listenerPort = props.listenerPort ?? 8405;
     const minClientPort = props.minClientPort ?? 1024;
     const maxClientPort = props.maxClientPort ?? 65535;
     const backendCheckPort = props.backendCheckPort ?? 80;
@@ -243,6 +252,8 @@ export class HaproxyFailoverPair extends Construct {
     check.integerInRange('maxClientPort', props.maxClientPort, 1, 65535);
     check.check(minClientPort > maxClientPort, 'minClientPort', minClientPort, `at most maxClientPort (${maxClientPort})`, 'swap or correct the two values');
     check.integerInRange('statsPort', props.statsPort, 1, 65535);
+    check.integerInRange('listenerPort', props.listenerPort, 1, 65535);
+    check.check(listenerPort === statsPort, 'listenerPort', listenerPort, `a port other than statsPort (${statsPort}): both are bound on 127.0.0.1`, 'choose another listenerPort or statsPort');
     check.integerInRange('backendCheckPort', props.backendCheckPort, 1, 65535);
     check.integerInRange('virtualRouterId', props.virtualRouterId, 1, 255);
     check.integerInRange('maxBackendServers', props.maxBackendServers, 1, 1000);
@@ -412,7 +423,7 @@ export class HaproxyFailoverPair extends Construct {
     // ---- files: rendered here, shipped as an asset ----
     const paths = { configDir: CONFIG_DIR, runDir: RUN_DIR };
     const files: Record<string, string> = {
-      ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, hardStopAfterSeconds: 3600, backendName: props.backendName }),
+      ...renderHaproxyConfig({ clients: this.clients, paths, maxConnections, backendCheckPort, backendSlots: maxBackendServers, statsPort, listenerPort, hardStopAfterSeconds: 3600, backendName: props.backendName }),
       'keepalived.conf': renderKeepalivedConfig({ paths, virtualRouterId, advertIntervalMs: advertMs, preemptDelaySeconds: failbackS }),
       'check-haproxy.sh': renderCheckScript({ paths }),
       'haproxy-supervisor.sh': renderSupervisorScript({ paths, configFiles: [`${CONFIG_DIR}/haproxy.cfg`, `${CONFIG_DIR}/app-backend.cfg`], readinessPort: statsPort, restartDelaySeconds: 2 }),
@@ -422,7 +433,7 @@ export class HaproxyFailoverPair extends Construct {
         agentDir: AGENT_DIR,
         haproxyFileLimit: 2 * maxConnections + this.clients.length + 1024,
         nodeBinary: NODE_BIN,
-        lowestPort: Math.min(statsPort, ...this.clients.map((c) => c.port)),
+        lowestPort: Math.min(statsPort, listenerPort),
         markerAddress: markerAddress(virtualRouterId),
         vpnVirtualIp: props.vpnVirtualIp,
       }),
@@ -511,7 +522,7 @@ export class HaproxyFailoverPair extends Construct {
           lifecycleHookName: BOOT_LIFECYCLE_HOOK_NAME,
           region: stack.region,
           steps: [
-            { name: 'packages', commands: ['dnf_install haproxy keepalived unzip'] },
+            { name: 'packages', commands: ['dnf_install haproxy keepalived nftables unzip'] },
             nodeRuntimeStep(),
             {
               name: 'files',

@@ -103,7 +103,10 @@ export interface SystemdUnitsOptions {
   readonly haproxyFileLimit: number;
   /** The node executable the agent runs on (NODE_BIN: never plain `node`). */
   readonly nodeBinary: string;
-  /** The lowest port HAProxy binds (client and stats ports): below 1024 the unit keeps CAP_NET_BIND_SERVICE. */
+  /**
+   * The lowest port HAProxy binds (its stats and client listener ports; client ports are not bound, the kernel hands
+   * them to the listener): below 1024 the unit keeps CAP_NET_BIND_SERVICE.
+   */
   readonly lowestPort: number;
   /** The address keepalived holds on lo while master (removed when keepalived stops, however it stopped). */
   readonly markerAddress: string;
@@ -122,10 +125,11 @@ RuntimeDirectoryPreserve=yes`;
 /**
  * The services of a node: HAProxy under its supervisor, keepalived, the agent (and, with a VPN virtual address,
  * the unit that puts it on lo). What still runs as root, and why:
- * - the supervisor and HAProxy's master: the master binds the client ports, raises its file limit and re-reads
+ * - the supervisor and HAProxy's master: the master binds the client listener, raises its file limit and re-reads
  *   its files on reload; its workers, which carry all client traffic, run as `haproxy` in a chroot (haproxy.cfg).
  *   Capabilities: CAP_SETUID/SETGID and CAP_SYS_CHROOT for that drop, CAP_SYS_RESOURCE for LimitNOFILE,
- *   CAP_NET_BIND_SERVICE only when a port below 1024 is bound;
+ *   CAP_NET_ADMIN for loading client-ports.nft (start and reload) and for the listener's IP_TRANSPARENT, which TPROXY
+ *   requires, CAP_NET_BIND_SERVICE only when a port below 1024 is bound;
  * - keepalived: VRRP needs raw sockets (CAP_NET_RAW) and the marker address needs CAP_NET_ADMIN; its VRRP process
  *   runs at a real-time priority (vrrp_rt_priority, CAP_SYS_NICE) so that a saturated CPU does not delay adverts;
  * - the agent: it reads keepalived's FIFO (root, 0600) and HAProxy's admin socket and signals keepalived to
@@ -143,7 +147,11 @@ After=network-online.target${o.vpnVirtualIp ? ' rfha-vpn-address.service' : ''}
 Wants=network-online.target${o.vpnVirtualIp ? ' rfha-vpn-address.service' : ''}
 
 [Service]
+# The kernel hands every client port to HAProxy's one listener (TPROXY); the rules are loaded on every start, so
+# they hold after a reboot, and again on reload, before HAProxy reads the new client list.
+ExecStartPre=/usr/sbin/nft -f ${o.configDir}/client-ports.nft
 ExecStart=/bin/bash ${o.configDir}/haproxy-supervisor.sh
+ExecReload=/usr/sbin/nft -f ${o.configDir}/client-ports.nft
 # The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
 ExecReload=${o.nodeBinary} ${o.agentDir}/index.mjs reload
 LimitNOFILE=${o.haproxyFileLimit}
@@ -151,8 +159,8 @@ Restart=always
 RestartSec=1
 ${runtimeDirectory(run)}
 ReadWritePaths=${run}
-CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${bind}
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${bind}
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
 RestrictRealtime=yes
 ${SYSTEMD_HARDENING}
 

@@ -9,7 +9,7 @@
 /**
  * haproxy.cfg at the construct's defaults (Auto Scaling group mode) for the clients acme 9001, globex 9002 (backendPort
  * 7002) and initech 9003 (allowFrom 203.0.113.0/24): configDir /etc/rfha, runDir /run/rfha, maxconn 50000, stats port
- * 8404, hard-stop-after 3600 s.
+ * 8404, client listener 8405, hard-stop-after 3600 s.
  */
 export const HAPROXY_CFG = `# Rendered by resilient-fleet HaproxyFailoverPair. Do not edit on the node: the stack owns it.
 global
@@ -39,18 +39,44 @@ frontend stats
   stats uri /
   stats refresh 10s
 
-# Every client port, bound by one frontend; the destination port says which client it is.
+# Every client port, received by one listener (client-ports.nft hands it each connection, destination kept);
+# the destination port says which client it is. A port that is no client's (a connection made to the listener
+# itself, or in the moment of a reload that removed a client) is refused.
 frontend clients
-  bind :9001-9003
+  bind 127.0.0.1:8405 transparent
   log-format "%ci:%cp [%t] client=%[var(sess.client)] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc"
+  tcp-request connection set-var(sess.client) dst_port,map_int(/etc/rfha/clients.map)
+  tcp-request connection reject unless { var(sess.client) -m found }
   tcp-request connection set-var(sess.rf_lo) dst_port,mod(10000) if { dst_port,map_int(/etc/rfha/restricted-ports.map,0) -m int 1 }
   tcp-request connection set-var(sess.rf_hi) dst_port,div(10000) if { var(sess.rf_lo) -m found }
   tcp-request connection set-var(sess.rf_src) src if { var(sess.rf_lo) -m found }
   tcp-request connection set-var(sess.rf_key) str(::),concat(,sess.rf_hi,:),concat(,sess.rf_lo,:),concat(,sess.rf_src,) if { var(sess.rf_lo) -m found }
   tcp-request connection reject if { var(sess.rf_lo) -m found } !{ var(sess.rf_key),map_ip(/etc/rfha/allow-from.map,0) -m int 1 }
-  tcp-request connection set-var(sess.client) dst_port,map_int(/etc/rfha/clients.map,unknown)
   tcp-request connection set-dst-port dst_port,map_int_int(/etc/rfha/backend-ports.map)
   default_backend app
+`;
+
+/** client-ports.nft for the same clients (9001 to 9003, one range) and the listener on 127.0.0.1:8405. */
+export const CLIENT_PORTS_NFT = `# Rendered by resilient-fleet HaproxyFailoverPair. Loaded with \`nft -f\` by rfha-haproxy.service (start and reload),
+# as one transaction: the table is replaced whole, and no connection meets a half-loaded set.
+# Every TCP connection to a client port on an address of this instance is handed to HAProxy's listener on
+# 127.0.0.1:8405 (TPROXY: its destination address and port are kept, no connection tracking). Traffic
+# the instance forwards (to another destination) is left alone.
+table ip rfha_clients
+delete table ip rfha_clients
+table ip rfha_clients {
+  set client_ports {
+    type inet_service
+    flags interval
+    elements = {
+      9001-9003
+    }
+  }
+  chain prerouting {
+    type filter hook prerouting priority mangle; policy accept;
+    meta l4proto tcp fib daddr type local tcp dport @client_ports tproxy to 127.0.0.1:8405
+  }
+}
 `;
 
 /** The head of the app backend at the construct's defaults: check port 80, 64 slots, checks every 2 s, fall 2 rise 2. */

@@ -6,7 +6,7 @@
  * the synth tests out.
  */
 import { HaproxyConfigOptions, allowFromKey, renderHaproxyConfig, serverStateFile } from '../../lib/failover-pair/haproxy-config';
-import { APP_BACKEND_HEAD, HAPROXY_CFG, edited } from './expected-files';
+import { APP_BACKEND_HEAD, CLIENT_PORTS_NFT, HAPROXY_CFG, edited } from './expected-files';
 
 /** What the construct passes at its defaults (lib/failover-pair/haproxy-failover-pair.ts), for the clients of HAPROXY_CFG. */
 const defaults: HaproxyConfigOptions = {
@@ -20,6 +20,7 @@ const defaults: HaproxyConfigOptions = {
   backendCheckPort: 80,
   backendSlots: 64,
   statsPort: 8404,
+  listenerPort: 8405,
   hardStopAfterSeconds: 3600,
 };
 
@@ -35,7 +36,11 @@ describe('renderHaproxyConfig at the construct\'s defaults', () => {
   const files = renderHaproxyConfig(defaults);
 
   test('renders exactly the files of Auto Scaling group mode (no complete backend: the agent writes the servers)', () => {
-    expect(Object.keys(files).sort()).toEqual(['allow-from.map', 'app-backend.head', 'backend-ports.map', 'clients.map', 'haproxy.cfg', 'restricted-ports.map']);
+    expect(Object.keys(files).sort()).toEqual(['allow-from.map', 'app-backend.head', 'backend-ports.map', 'client-ports.nft', 'clients.map', 'haproxy.cfg', 'restricted-ports.map']);
+  });
+
+  test('client-ports.nft, every line: the client ports as one set, handed to the listener port by TPROXY', () => {
+    expect(files['client-ports.nft']).toBe(CLIENT_PORTS_NFT);
   });
 
   test('haproxy.cfg, every line (maxconn, hard-stop-after, option redispatch, retries, timeout connect 5s, idle timeouts of an hour)', () => {
@@ -67,6 +72,7 @@ describe('each option changes exactly its lines of haproxy.cfg', () => {
       ],
     ],
     ['statsPort', { statsPort: 9999 }, [['\n  bind 127.0.0.1:8404\n', '\n  bind 127.0.0.1:9999\n']]],
+    ['listenerPort', { listenerPort: 7777 }, [['\n  bind 127.0.0.1:8405 transparent\n', '\n  bind 127.0.0.1:7777 transparent\n']]],
     [
       'user (the group follows it)',
       { user: 'proxy' },
@@ -92,7 +98,7 @@ describe('each option changes exactly its lines of haproxy.cfg', () => {
         ['stats socket /run/rfha/haproxy.sock ', 'stats socket /run/edge/haproxy.sock '],
         ['map_int(/etc/rfha/restricted-ports.map,0)', 'map_int(/etc/edge/restricted-ports.map,0)'],
         ['map_ip(/etc/rfha/allow-from.map,0)', 'map_ip(/etc/edge/allow-from.map,0)'],
-        ['map_int(/etc/rfha/clients.map,unknown)', 'map_int(/etc/edge/clients.map,unknown)'],
+        ['map_int(/etc/rfha/clients.map)', 'map_int(/etc/edge/clients.map)'],
         ['map_int_int(/etc/rfha/backend-ports.map)', 'map_int_int(/etc/edge/backend-ports.map)'],
       ],
     ],
@@ -123,7 +129,16 @@ describe('the clients frontend', () => {
     expect(files['clients.map']).toBe('9001 acme\n9002 globex\n9003 initech\n');
   });
 
-  test('clients in any order are written by port: the bind ranges, every map, the restricted ports and networks', () => {
+  test('listenerPort reaches the TPROXY rule and nothing else of client-ports.nft', () => {
+    expect(renderHaproxyConfig({ ...defaults, listenerPort: 7777 })['client-ports.nft']).toBe(
+      edited(CLIENT_PORTS_NFT, [
+        ['\n# 127.0.0.1:8405 (TPROXY', '\n# 127.0.0.1:7777 (TPROXY'],
+        [' tproxy to 127.0.0.1:8405\n', ' tproxy to 127.0.0.1:7777\n'],
+      ]),
+    );
+  });
+
+  test('clients in any order are written by port: the port set, every map, the restricted ports and networks', () => {
     const files = renderHaproxyConfig({
       ...defaults,
       clients: [
@@ -134,7 +149,8 @@ describe('the clients frontend', () => {
         { name: 'globex', port: 9002, backendPort: 7002 },
       ],
     });
-    expect(files['haproxy.cfg']).toBe(edited(HAPROXY_CFG, [['\n  bind :9001-9003\n', '\n  bind :9001-9003,:9005,:9010\n']]));
+    expect(files['haproxy.cfg']).toBe(HAPROXY_CFG);
+    expect(files['client-ports.nft']).toBe(edited(CLIENT_PORTS_NFT, [['\n      9001-9003\n', '\n      9001-9003, 9005, 9010\n']]));
     expect(files['clients.map']).toBe('9001 acme\n9002 globex\n9003 initech\n9005 hooli\n9010 umbrella\n');
     expect(files['backend-ports.map']).toBe('9001 9001\n9002 7002\n9003 9003\n9005 80\n9010 9010\n');
     expect(files['restricted-ports.map']).toBe('9003 1\n9010 1\n');
@@ -143,22 +159,27 @@ describe('the clients frontend', () => {
 
   /** `count` single ports two apart from 2000, so each is a range of its own. */
   const sparse = (count: number) => Array.from({ length: count }, (_, i) => ({ name: `c${i}`, port: 2000 + 2 * i }));
-  /** The lines of the clients frontend before its log-format line: its bind lines and nothing else. */
-  const bindLines = (count: number) => {
-    const cfg = renderHaproxyConfig({ ...defaults, clients: sparse(count) })['haproxy.cfg'];
-    return cfg.slice(cfg.indexOf('\nfrontend clients\n') + '\nfrontend clients\n'.length, cfg.indexOf('\n  log-format ')).split('\n');
+  /** The lines of the port set's elements in client-ports.nft. */
+  const elementLines = (count: number) => {
+    const nft = renderHaproxyConfig({ ...defaults, clients: sparse(count) })['client-ports.nft'];
+    return nft.slice(nft.indexOf('    elements = {\n') + '    elements = {\n'.length, nft.indexOf('\n    }\n  }\n  chain ')).split('\n');
   };
-  const ports = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `:${2000 + 2 * (from + i)}`).join(',');
+  const ports = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${2000 + 2 * (from + i)}`).join(', ');
 
   test.each([
-    [1, [`  bind ${ports(0, 1)}`]],
-    [63, [`  bind ${ports(0, 63)}`]],
-    [64, [`  bind ${ports(0, 64)}`]],
-    [65, [`  bind ${ports(0, 64)}`, '  bind :2128']],
-    [128, [`  bind ${ports(0, 64)}`, `  bind ${ports(64, 128)}`]],
-    [129, [`  bind ${ports(0, 64)}`, `  bind ${ports(64, 128)}`, '  bind :2256']],
-  ])('%i separate port ranges are bound 64 to a line, in port order', (count, lines) => {
-    expect(bindLines(count)).toEqual(lines);
+    [1, [`      ${ports(0, 1)}`]],
+    [15, [`      ${ports(0, 15)}`]],
+    [16, [`      ${ports(0, 16)}`]],
+    [17, [`      ${ports(0, 16)},`, '      2032']],
+    [32, [`      ${ports(0, 16)},`, `      ${ports(16, 32)}`]],
+    [33, [`      ${ports(0, 16)},`, `      ${ports(16, 32)},`, '      2064']],
+  ])('%i separate port ranges are written 16 to a line, in port order, a comma between lines', (count, lines) => {
+    expect(elementLines(count)).toEqual(lines);
+  });
+
+  test('however many clients, haproxy.cfg has one client listener and no other bind than it and the stats page', () => {
+    const cfg = renderHaproxyConfig({ ...defaults, clients: sparse(300) })['haproxy.cfg'];
+    expect(cfg.split('\n').filter((l) => l.trimStart().startsWith('bind '))).toEqual(['  bind 127.0.0.1:8404', '  bind 127.0.0.1:8405 transparent']);
   });
 });
 

@@ -18,7 +18,7 @@ import { SUPERVISOR, edited } from './expected-files';
 
 const paths = { configDir: '/etc/rfha', runDir: '/run/rfha' };
 const rules = { minPort: 1024, maxPort: 65535, reserved: [{ prop: 'statsPort', port: 8404 }] };
-const base = { paths, maxConnections: 50000, backendCheckPort: 80, backendSlots: 64, statsPort: 8404, hardStopAfterSeconds: 3600 };
+const base = { paths, maxConnections: 50000, backendCheckPort: 80, backendSlots: 64, statsPort: 8404, listenerPort: 8405, hardStopAfterSeconds: 3600 };
 
 describe('client list validation', () => {
   test('accepts a valid list', () => {
@@ -75,25 +75,27 @@ describe('portRanges', () => {
 describe('renderHaproxyConfig', () => {
   const clients = Array.from({ length: 1000 }, (_, i) => ({ name: `c${i}`, port: 9001 + i + (i >= 500 ? 10 : 0) }));
 
-  test('binds every client port in one frontend, as ranges, routed by destination port', () => {
+  test('receives every client port on one listener, routed by destination port; the port set holds the ranges', () => {
     const files = renderHaproxyConfig({ ...base, clients });
     const cfg = files['haproxy.cfg'];
     expect(cfg.match(/^frontend /gm)).toEqual(['frontend ', 'frontend ']); // clients + local stats
-    expect(cfg).toContain('  bind :9001-9500,:9511-10010');
+    expect(cfg.match(/^ {2}bind .*$/gm)).toEqual(['  bind 127.0.0.1:8404', '  bind 127.0.0.1:8405 transparent']);
+    expect(files['client-ports.nft']).toContain('\n    elements = {\n      9001-9500, 9511-10010\n    }\n');
     expect(cfg).toContain('set-dst-port dst_port,map_int_int(/etc/rfha/backend-ports.map)');
-    expect(cfg).toContain('set-var(sess.client) dst_port,map_int(/etc/rfha/clients.map,unknown)');
+    expect(cfg).toContain('set-var(sess.client) dst_port,map_int(/etc/rfha/clients.map)\n  tcp-request connection reject unless { var(sess.client) -m found }\n');
     expect(cfg).toContain('  master-worker');
     expect(cfg).toContain('expose-fd listeners');
-    expect(cfg).toContain('bind 127.0.0.1:8404');
     expect(files['clients.map'].split('\n').filter(Boolean)).toHaveLength(1000);
     expect(cfg.split('\n').every((l) => l.length < 2048)).toBe(true);
   });
 
-  test('splits very fragmented port lists over bind lines under the line limit', () => {
+  test('a very fragmented port list: one listener still, the set 16 ranges to a line', () => {
     const sparse = Array.from({ length: 1000 }, (_, i) => ({ name: `c${i}`, port: 2000 + i * 3 }));
-    const cfg = renderHaproxyConfig({ ...base, clients: sparse })['haproxy.cfg'];
-    expect(cfg.match(/^ {2}bind :/gm)!.length).toBe(Math.ceil(1000 / 64));
-    expect(cfg.split('\n').every((l) => l.length < 2048)).toBe(true);
+    const files = renderHaproxyConfig({ ...base, clients: sparse });
+    expect(files['haproxy.cfg'].match(/^ {2}bind /gm)!.length).toBe(2);
+    const elements = files['client-ports.nft'].split('\n').filter((l) => /^ {6}\d/.test(l));
+    expect(elements).toHaveLength(Math.ceil(1000 / 16));
+    expect(elements.join(' ').split(/,? /).filter(Boolean)).toEqual(sparse.map((c) => String(c.port)));
   });
 
   test('maps backendPort and restricts allowFrom per client', () => {
@@ -420,14 +422,19 @@ After=network-online.target rfha-vpn-address.service
 Wants=network-online.target rfha-vpn-address.service
 
 [Service]
+# The kernel hands every client port to HAProxy's one listener (TPROXY); the rules are loaded on every start, so
+# they hold after a reboot, and again on reload, before HAProxy reads the new client list.
+ExecStartPre=/usr/sbin/nft -f /etc/edge/client-ports.nft
 ExecStart=/bin/bash /etc/edge/haproxy-supervisor.sh
+ExecReload=/usr/sbin/nft -f /etc/edge/client-ports.nft
 # The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
 ExecReload=/usr/local/bin/node /opt/edge/agent/index.mjs reload
 LimitNOFILE=4242
 ${RESTART_IN_RUN_DIR}
 ReadWritePaths=/run/edge
-CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE
-${INET_NO_REALTIME}
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
+RestrictRealtime=yes
 ${HARDENED_INSTALL}`);
   });
 
@@ -500,7 +507,7 @@ WantedBy=multi-user.target
     [8404, false],
   ])('lowest port %i: CAP_NET_BIND_SERVICE kept %p', (lowestPort, kept) => {
     const line = renderSystemdUnits({ ...u, lowestPort })['rfha-haproxy.service'].split('\n').find((l) => l.startsWith('CapabilityBoundingSet='));
-    expect(line).toBe(`CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${kept ? ' CAP_NET_BIND_SERVICE' : ''}`);
+    expect(line).toBe(`CapabilityBoundingSet=CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE${kept ? ' CAP_NET_BIND_SERVICE' : ''}`);
   });
 
   test('the marker address to drop follows the one keepalived holds (address with prefix, and its device)', () => {

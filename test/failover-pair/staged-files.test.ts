@@ -14,7 +14,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { HaproxyFailoverPair, HaproxyFailoverPairProps } from '../../lib';
 import serializer = require('../../lib/testing/asset-hash-serializer');
 import { TEST_AMI, importedVpc, testStack } from '../helpers';
-import { APP_BACKEND_HEAD, HAPROXY_CFG, SUPERVISOR } from './expected-files';
+import { APP_BACKEND_HEAD, CLIENT_PORTS_NFT, HAPROXY_CFG, SUPERVISOR } from './expected-files';
 
 const CLIENTS = [
   { name: 'acme', port: 9001 },
@@ -63,6 +63,7 @@ SystemCallArchitectures=native`;
 /** The complete files at the defaults (Auto Scaling group mode, three clients, one with allowFrom). */
 const EXPECTED: Record<string, string> = {
   'haproxy.cfg': HAPROXY_CFG,
+  'client-ports.nft': CLIENT_PORTS_NFT,
   'app-backend.head': APP_BACKEND_HEAD,
   'clients.map': `9001 acme
 9002 globex
@@ -130,7 +131,11 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
+# The kernel hands every client port to HAProxy's one listener (TPROXY); the rules are loaded on every start, so
+# they hold after a reboot, and again on reload, before HAProxy reads the new client list.
+ExecStartPre=/usr/sbin/nft -f /etc/rfha/client-ports.nft
 ExecStart=/bin/bash /etc/rfha/haproxy-supervisor.sh
+ExecReload=/usr/sbin/nft -f /etc/rfha/client-ports.nft
 # The servers' state is saved for the new worker, then the master is told to reload (SIGUSR2).
 ExecReload=/usr/bin/node-24 /opt/rfha/agent/index.mjs reload
 LimitNOFILE=101027
@@ -140,8 +145,8 @@ RuntimeDirectory=rfha
 RuntimeDirectoryMode=0755
 RuntimeDirectoryPreserve=yes
 ReadWritePaths=/run/rfha
-CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
 RestrictRealtime=yes
 ${HARDENING}
 
@@ -242,10 +247,20 @@ describe('each option reaches the staged files', () => {
     expect(files['app-backend.head']).toContain('  default-server check port 8080 inter 2000ms fall 2 rise 2\n  # slots: 16\n');
   });
 
-  test('HAProxy keeps CAP_NET_BIND_SERVICE only when a client port below 1024 is possible', () => {
-    const low = staged({ minClientPort: 80, clients: [{ name: 'web', port: 443 }] });
-    expect(low['rfha-haproxy.service']).toContain('CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE CAP_NET_BIND_SERVICE\n');
-    expect(EXPECTED['rfha-haproxy.service']).toContain('CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE\n');
+  test('HAProxy keeps CAP_NET_BIND_SERVICE only when it binds a port below 1024 (its listener or stats port; client ports are not bound)', () => {
+    const caps = 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT CAP_SYS_RESOURCE';
+    const clientBelow = staged({ minClientPort: 80, clients: [{ name: 'web', port: 443 }] });
+    expect(clientBelow['rfha-haproxy.service']).toContain(`\n${caps}\n`);
+    expect(clientBelow['client-ports.nft']).toContain('\n      443\n');
+    expect(staged({ listenerPort: 843 })['rfha-haproxy.service']).toContain(`\n${caps} CAP_NET_BIND_SERVICE\n`);
+    expect(staged({ statsPort: 404 })['rfha-haproxy.service']).toContain(`\n${caps} CAP_NET_BIND_SERVICE\n`);
+    expect(EXPECTED['rfha-haproxy.service']).toContain(`\n${caps}\n`);
+  });
+
+  test('listenerPort reaches the listener and the TPROXY rule', () => {
+    const files = staged({ listenerPort: 7777 });
+    expect(files['haproxy.cfg']).toContain('\n  bind 127.0.0.1:7777 transparent\n');
+    expect(files['client-ports.nft']).toContain(' tproxy to 127.0.0.1:7777\n');
   });
 
   test('vpnVirtualIp: a unit puts the address on lo on every start, before HAProxy, which wants it', () => {
@@ -287,7 +302,7 @@ describe('more options reach the staged files', () => {
       const file = path.join(dir, 'clients.json');
       fs.writeFileSync(file, JSON.stringify({ clients: [{ name: 'acme', port: 9101 }, { name: 'globex', port: 9105, backendPort: 7105 }] }));
       const files = staged({ clientsFile: file });
-      expect(files['haproxy.cfg']).toContain('\n  bind :9101,:9105\n');
+      expect(files['client-ports.nft']).toContain('\n      9101, 9105\n');
       expect(files['clients.map']).toBe('9101 acme\n9105 globex\n');
       expect(files['backend-ports.map']).toBe('9101 9101\n9105 7105\n');
       expect(files['restricted-ports.map']).toBe('');

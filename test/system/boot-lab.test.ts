@@ -50,7 +50,7 @@ const closeAll = () => {
 process.once('exit', closeAll);
 
 beforeAll(async () => {
-  requirePrograms('ip', 'unshare', 'nsenter', 'setpriv', 'mknod', 'zip', 'unzip', 'curl', 'haproxy', 'keepalived', 'node', 'python3');
+  requirePrograms('ip', 'unshare', 'nsenter', 'setpriv', 'mknod', 'zip', 'unzip', 'curl', 'haproxy', 'keepalived', 'nft', 'node', 'python3');
   if (!fs.existsSync('/usr/bin/aws') || !fs.readFileSync('/usr/bin/aws', 'utf8').includes('awscli')) {
     throw new Error('the boot lab runs the real AWS CLI v2: apt-get install -y awscli (Debian puts it at /usr/bin/aws)');
   }

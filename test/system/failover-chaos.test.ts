@@ -125,7 +125,7 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
   };
 
   beforeAll(async () => {
-    requirePrograms('haproxy', 'keepalived', 'ip', 'iptables', 'node');
+    requirePrograms('haproxy', 'keepalived', 'nft', 'ip', 'iptables', 'node');
     if (!canUseNetns()) throw new Error('system test needs root and network namespaces (ip netns add)');
     staged = stagedEdgeFiles();
     // The one change to the staged files: HAProxy refuses to start when it cannot raise its file limit to about
@@ -304,7 +304,9 @@ describe('HaproxyFailoverPair under faults (reference site Edge, staged files)',
     const t = Date.now();
     const pid = lab.haproxyPid('a');
     for (let i = 0; i < 5; i++) {
-      // What rfha-haproxy.service's ExecReload runs (the agent's `reload`): the servers' state saved, then SIGUSR2.
+      // What rfha-haproxy.service's ExecReload runs: the client ports' rules replaced (nft -f, one transaction), then
+      // the agent's `reload`: the servers' state saved, then SIGUSR2.
+      lab.loadClientPorts('a');
       expect(await reloadHaproxy(lab.nodeDir('a').runDir)).toBe(pid);
       await sleep(600);
     }

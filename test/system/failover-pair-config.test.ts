@@ -1,6 +1,7 @@
 /**
  * The rendered files, checked by the real programs: `haproxy -c` for 1, 100 and 1000 clients (the app
- * backend file written the way the agent writes it), `keepalived -t` inside a namespace that has the
+ * backend file written the way the agent writes it), `nft -f` of the client ports' rules (loaded twice in a
+ * namespace: the second load replaces the first in one transaction), `keepalived -t` inside a namespace that has the
  * interface, for the event-driven default and for the polled check script.
  */
 import { execFileSync, spawnSync } from 'child_process';
@@ -29,7 +30,7 @@ describe('rendered files accepted by the real programs', () => {
   const ns = `rfha-${process.pid}-cfg`;
 
   beforeAll(() => {
-    requirePrograms('haproxy', 'keepalived', 'ip');
+    requirePrograms('haproxy', 'keepalived', 'nft', 'ip');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rfha-cfg-'));
   });
   afterAll(() => {
@@ -47,6 +48,7 @@ describe('rendered files accepted by the real programs', () => {
       backendCheckPort: 80,
       backendSlots: 64,
       statsPort: 8404,
+      listenerPort: 8405,
       hardStopAfterSeconds: 3600,
     });
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(configDir, name), text);
@@ -62,6 +64,28 @@ describe('rendered files accepted by the real programs', () => {
     expect(r.status).toBe(0);
   });
 
+  test.each([1, 1000, 5000])('nft loads the client ports of %i sparse clients, and a second load replaces the first whole', (n) => {
+    if (!canUseNetns()) throw new Error('needs root and network namespaces');
+    const sparse = Array.from({ length: n }, (_, i) => ({ name: `c${i}`, port: 10000 + 3 * i }));
+    const file = path.join(dir, `client-ports-${n}.nft`);
+    const render = (list: HaproxyClient[]) =>
+      renderHaproxyConfig({ clients: list, paths: { configDir: dir, runDir: dir }, maxConnections: 20000, backendCheckPort: 80, backendSlots: 64, statsPort: 8404, listenerPort: 8405, hardStopAfterSeconds: 3600 })['client-ports.nft'];
+    spawnSync('ip', ['netns', 'del', ns]);
+    execFileSync('ip', ['netns', 'add', ns]);
+    const nft = (...args: string[]) => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' });
+    fs.writeFileSync(file, render(sparse));
+    nft('-f', file);
+    nft('-f', file); // the unit's ExecReload on an unchanged list
+    const listed = nft('-j', 'list', 'set', 'ip', 'rfha_clients', 'client_ports');
+    const elems = (JSON.parse(listed).nftables.find((o: { set?: unknown }) => o.set).set.elem ?? []) as number[];
+    expect(elems).toEqual(sparse.map((c) => c.port));
+    // A reload that drops every client but the last: the old ports are gone, not merged.
+    fs.writeFileSync(file, render(sparse.slice(-1)));
+    nft('-f', file);
+    expect(JSON.parse(nft('-j', 'list', 'set', 'ip', 'rfha_clients', 'client_ports')).nftables.find((o: { set?: unknown }) => o.set).set.elem).toEqual([sparse[n - 1].port]);
+    expect(nft('list', 'chain', 'ip', 'rfha_clients', 'prerouting')).toMatch(/type filter hook prerouting priority mangle; policy accept;\n\s+fib daddr type local tcp dport @client_ports tproxy to 127\.0\.0\.1:8405\n/);
+  });
+
   test('haproxy -c accepts the DNS-mode configuration (resolvers, server-template over a name) for 300 clients', () => {
     const configDir = path.join(dir, 'dns');
     fs.mkdirSync(configDir);
@@ -72,6 +96,7 @@ describe('rendered files accepted by the real programs', () => {
       backendCheckPort: 80,
       backendSlots: 64,
       statsPort: 8404,
+      listenerPort: 8405,
       hardStopAfterSeconds: 3600,
       backendName: 'app-cluster3.example.com',
     });

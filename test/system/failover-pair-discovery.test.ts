@@ -45,7 +45,7 @@ describe('app instances found at run time, on the real HAProxy', () => {
   let probe: ProbeLog;
 
   beforeAll(async () => {
-    requirePrograms('haproxy', 'keepalived', 'ip', 'node');
+    requirePrograms('haproxy', 'keepalived', 'nft', 'ip', 'node');
     if (!canUseNetns()) throw new Error('system test needs root and network namespaces (ip netns add)');
     lab = new FailoverLab({ clients: [{ name: 'acme', port: 20001 }], initialSlots: [{ state: 'maint' }, { state: 'maint' }, { state: 'maint' }, { state: 'maint' }] });
     lab.setUp();

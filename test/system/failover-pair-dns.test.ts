@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { renderHaproxyConfig } from '../../lib/failover-pair/haproxy-config';
-import { APP_IPS, CHECK_PORT, FailoverLab, NODE_PATHS, ProbeLog, STATS_PORT, sleep, until } from '../failover-pair/lab/lab';
+import { APP_IPS, CHECK_PORT, FailoverLab, LISTENER_PORT, NODE_PATHS, ProbeLog, STATS_PORT, sleep, until } from '../failover-pair/lab/lab';
 import { canUseNetns, requirePrograms } from './programs';
 
 const LAB = path.join(__dirname, '..', 'failover-pair', 'lab');
@@ -29,7 +29,7 @@ describe('DNS backend mode on the real HAProxy', () => {
   const answeredSince = (since: number) => new Set(probe.records.filter((r) => r.t >= since && r.ok === true).map((r) => r.app));
 
   beforeAll(async () => {
-    requirePrograms('haproxy', 'ip', 'node');
+    requirePrograms('haproxy', 'nft', 'ip', 'node');
     if (!canUseNetns()) throw new Error('system test needs root and network namespaces (ip netns add)');
     lab = new FailoverLab({
       clients: [{ name: 'acme', port: CLIENT_PORT }],
@@ -41,6 +41,7 @@ describe('DNS backend mode on the real HAProxy', () => {
           backendCheckPort: CHECK_PORT,
           backendSlots: 4,
           statsPort: STATS_PORT,
+          listenerPort: LISTENER_PORT,
           hardStopAfterSeconds: 120,
           checkIntervalMs: 500,
           backendName: NAME,

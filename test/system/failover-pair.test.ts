@@ -24,7 +24,7 @@ describe('HaproxyFailoverPair in network namespaces', () => {
   let probe: ProbeLog;
 
   beforeAll(async () => {
-    requirePrograms('haproxy', 'keepalived', 'ip', 'node');
+    requirePrograms('haproxy', 'keepalived', 'nft', 'ip', 'node');
     if (!canUseNetns()) throw new Error('system test needs root and network namespaces (ip netns add)');
     lab = new FailoverLab({ clients: CLIENTS, preemptDelaySeconds: 1, restartDelaySeconds: 3 });
     lab.setUp();

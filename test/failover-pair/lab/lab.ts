@@ -30,6 +30,8 @@ export const NODE_IPS = { a: '10.77.0.11', b: '10.77.0.12' } as const;
 export const APP_IPS = ['10.77.0.21', '10.77.0.22'] as const;
 export const CHECK_PORT = 18080;
 export const STATS_PORT = 18404;
+/** HAProxy's one client listener on 127.0.0.1 (client-ports.nft hands it every client port). */
+export const LISTENER_PORT = 18405;
 export type NodeName = 'a' | 'b';
 /** Where a node's programs see their files (the paths the construct renders). */
 export const NODE_PATHS = { configDir: '/etc/rfha', runDir: '/run/rfha' } as const;
@@ -136,6 +138,7 @@ export class FailoverLab {
           backendCheckPort: CHECK_PORT,
           backendSlots: 4,
           statsPort: STATS_PORT,
+          listenerPort: LISTENER_PORT,
           hardStopAfterSeconds: 120,
           checkIntervalMs: 500,
         }) };
@@ -187,7 +190,14 @@ export class FailoverLab {
   }
 
   public startHaproxy(node: NodeName): ChildProcess {
+    // rfha-haproxy.service's ExecStartPre: the client ports' rules, loaded by the real nft from the node's file.
+    if (fs.existsSync(path.join(this.nodeDir(node).configDir, 'client-ports.nft'))) this.loadClientPorts(node);
     return this.spawnIn(node, 'bash', [path.join(NODE_PATHS.configDir, 'haproxy-supervisor.sh')], `${node}-haproxy.log`);
+  }
+
+  /** `nft -f /etc/rfha/client-ports.nft` in the node's namespace, as the unit runs it on start and reload. */
+  public loadClientPorts(node: NodeName): void {
+    execFileSync('ip', ['netns', 'exec', this.ns(node), 'nft', '-f', path.join(this.nodeDir(node).configDir, 'client-ports.nft')], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   private readonly agents = new Map<NodeName, ChildProcess>();

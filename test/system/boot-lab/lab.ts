@@ -71,7 +71,7 @@ export interface BootResult {
 }
 
 /** Packages the lab's repository has (the Debian stand-ins dnf knows). */
-const REPO_PACKAGES = ['haproxy', 'keepalived', 'unzip', 'nodejs', 'nodejs20', 'nodejs22', 'nodejs24', 'nginx', 'ruby', 'wget', 'curl', 'tar', 'gzip', 'jq', 'shadow-utils', 'util-linux', 'iproute', 'procps-ng', 'coreutils'];
+const REPO_PACKAGES = ['haproxy', 'keepalived', 'nftables', 'unzip', 'nodejs', 'nodejs20', 'nodejs22', 'nodejs24', 'nginx', 'ruby', 'wget', 'curl', 'tar', 'gzip', 'jq', 'shadow-utils', 'util-linux', 'iproute', 'procps-ng', 'coreutils'];
 
 const IMAGE = path.join(__dirname, 'image');
 const NODE = process.execPath;
@@ -150,7 +150,7 @@ export class BootLab {
     for (const f of ['pid1', 'fake-codedeploy-agent', 'systemctl.mjs']) fs.copyFileSync(path.join(IMAGE, f), path.join(this.tools, 'bin', f));
     // The "Debian packages": the machine's own programs, copied (node is bound in: it is large).
     const which = (p: string) => execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }).trim();
-    for (const p of ['haproxy', 'keepalived', 'unzip']) fs.copyFileSync(which(p), path.join(this.tools, 'pkgs', p));
+    for (const p of ['haproxy', 'keepalived', 'unzip', 'nft']) fs.copyFileSync(which(p), path.join(this.tools, 'pkgs', p));
     fs.writeFileSync(path.join(this.tools, 'pkgs', 'node'), '');
     for (const f of ['nginx.service', 'codedeploy-agent.service', 'haproxy-wrapper']) fs.copyFileSync(path.join(IMAGE, f), path.join(this.tools, 'pkgs', f));
     fs.copyFileSync('/usr/bin/aws', path.join(this.tools, 'pkgs', 'aws-cli.py'));
