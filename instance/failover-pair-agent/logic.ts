@@ -64,6 +64,11 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     }
     slots[i] = { address: slot.address, instanceId: member.instanceId, state: wanted };
   });
+  // Slots the head no longer has (its slot count lowered): HAProxy keeps their servers until its next reload, so
+  // one still taking traffic is put in maintenance; an instance of the group in one is placed again below.
+  for (let i = slotCount; i < current.length; i++) {
+    if (current[i].state !== 'maint') commands.push(`set server ${name(i)} state maint`);
+  }
 
   // 2. Place InService instances that have no slot yet.
   const unplaced: string[] = [];
@@ -82,8 +87,9 @@ export function planSlots(current: readonly ServerSlot[], members: readonly Grou
     seen.add(m.privateIp!);
     commands.push(`set server ${name(free)} addr ${m.privateIp}`, `set server ${name(free)} state ready`);
   }
-  // Every command changes its slot, so comparing the slots is enough.
-  const changed = slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
+  // Every other command changes its slot, so comparing the slots is enough; a file with more server lines than
+  // the head's slot count changed too, even when the dropped slots were free (the file loses their lines).
+  const changed = current.length > slotCount || slots.some((s, i) => JSON.stringify(s) !== JSON.stringify(current[i] ?? { state: 'maint' }));
   return { slots, commands, unplaced, changed };
 }
 

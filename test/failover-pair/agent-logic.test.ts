@@ -232,6 +232,38 @@ describe('planSlots, each lifecycle state of a slot holder', () => {
     expect(plan.slots).toEqual([{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, { state: 'maint' }]);
   });
 
+  test('fewer slots than the file holds (the head\'s slot count lowered): a server in a dropped slot is put in maintenance, and the file is rewritten', () => {
+    // HAProxy keeps app3 until its next reload: only a runtime command stops new connections to an instance that left.
+    const current: ServerSlot[] = [
+      { address: '10.0.1.10', instanceId: 'i-1', state: 'ready' },
+      { state: 'maint' },
+      { address: '10.0.3.10', instanceId: 'i-3', state: 'ready' },
+    ];
+    const plan = planSlots(current, [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.10' }], 'app', 2);
+    expect(plan).toEqual({
+      slots: [{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, { state: 'maint' }],
+      commands: ['set server app/app3 state maint'],
+      unplaced: [],
+      changed: true,
+    });
+  });
+
+  test('fewer slots than the file holds, the dropped ones free: no command, but changed (the file loses their lines)', () => {
+    const current: ServerSlot[] = [{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, { state: 'maint' }, { state: 'maint' }, { state: 'maint' }];
+    const plan = planSlots(current, [{ instanceId: 'i-1', lifecycleState: 'InService', privateIp: '10.0.1.10' }], 'app', 2);
+    expect(plan).toEqual({ slots: [{ address: '10.0.1.10', instanceId: 'i-1', state: 'ready' }, { state: 'maint' }], commands: [], unplaced: [], changed: true });
+    expect(renderAppBackend(HEAD, 'app', plan.slots)).toBe('backend app\n  balance leastconn\n  # slots: 4\n  server app1 10.0.1.10 # i-1\n  server app2 0.0.0.0 disabled\n');
+  });
+
+  test('an instance in a dropped slot that is still in service moves to a free slot: out of the old one, into the new one', () => {
+    const current: ServerSlot[] = [{ state: 'maint' }, { state: 'maint' }, { address: '10.0.3.10', instanceId: 'i-3', state: 'ready' }];
+    const plan = planSlots(current, [{ instanceId: 'i-3', lifecycleState: 'InService', privateIp: '10.0.3.10' }], 'app', 1);
+    expect(plan.commands).toEqual(['set server app/app3 state maint', 'set server app/app1 addr 10.0.3.10', 'set server app/app1 state ready']);
+    expect(plan.slots).toEqual([{ address: '10.0.3.10', instanceId: 'i-3', state: 'ready' }]);
+    // The dropped slot already in maintenance needs no command.
+    expect(planSlots([{ state: 'maint' }, { address: '10.0.2.10', instanceId: 'i-2', state: 'maint' }], [], 'app', 1).commands).toEqual([]);
+  });
+
   test('a member without an address is neither placed nor reported unplaced', () => {
     const plan = planSlots([], [{ instanceId: 'i-1', lifecycleState: 'InService' }], 'app', 1);
     expect(plan).toEqual({ slots: [{ state: 'maint' }], commands: [], unplaced: [], changed: false });

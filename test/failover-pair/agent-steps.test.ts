@@ -56,6 +56,40 @@ describe('syncPeer', () => {
   });
 });
 
+describe('syncServers (Auto Scaling group mode)', () => {
+  test('a head whose slot count was lowered: the file is rewritten with its slots only, and the server of a dropped slot is put in maintenance', async () => {
+    const asMock = mockClient(AutoScalingClient);
+    try {
+      // i-3 left the group while the head went from 3 slots to 2.
+      asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: 'app-asg',
+            MinSize: 1,
+            MaxSize: 2,
+            DesiredCapacity: 1,
+            DefaultCooldown: 300,
+            AvailabilityZones: ['eu-west-1a'],
+            HealthCheckType: 'EC2',
+            CreatedTime: new Date('2026-01-01T00:00:00Z'),
+            Instances: [{ InstanceId: 'i-1', LifecycleState: 'InService', HealthStatus: 'Healthy', AvailabilityZone: 'eu-west-1a', ProtectedFromScaleIn: false }],
+          },
+        ],
+      });
+      ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '10.0.1.10' }] }] });
+      const head = 'backend app\n  balance leastconn\n  # slots: 2\n';
+      fs.writeFileSync(path.join(dir, 'app-backend.head'), head);
+      fs.writeFileSync(path.join(dir, 'app-backend.cfg'), head + '  server app1 10.0.1.10 # i-1\n  server app2 0.0.0.0 disabled\n  server app3 10.0.3.10 # i-3\n');
+      expect(await syncServers(s, false, clients)).toEqual(['set server app/app3 state maint']);
+      expect(fs.readFileSync(path.join(dir, 'app-backend.cfg'), 'utf8')).toBe('backend app\n  balance leastconn\n  # slots: 2\n  server app1 10.0.1.10 # i-1\n  server app2 0.0.0.0 disabled\n');
+      // Written once: the next round finds nothing to do.
+      expect(await syncServers(s, false, clients)).toEqual([]);
+    } finally {
+      asMock.restore();
+    }
+  });
+});
+
 describe('move', () => {
   test('as MASTER: the Elastic IP and the VPN route of every table come here', async () => {
     fs.writeFileSync(path.join(dir, 'vrrp.state'), 'MASTER\n');
