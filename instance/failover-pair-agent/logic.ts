@@ -120,10 +120,13 @@ export function parseAppBackend(text: string): ServerSlot[] {
   return slots;
 }
 
-/** The backend name and slot count announced by the rendered head. */
+/**
+ * The backend name and slot count announced by the rendered head. Each is read within one line ([ \t], not \s,
+ * which also matches a newline): a `backend` line without its name would otherwise take the next line's first word.
+ */
 export function parseHead(head: string): { backend: string; slots: number } {
-  const backend = /^backend\s+(\S+)/m.exec(head)?.[1];
-  const slots = Number(/#\s*slots:\s*(\d+)/.exec(head)?.[1]);
+  const backend = /^backend[ \t]+(\S+)/m.exec(head)?.[1];
+  const slots = Number(/#[ \t]*slots:[ \t]*(\d+)/.exec(head)?.[1]);
   if (!backend || !Number.isInteger(slots) || slots < 1) throw new Error('app backend head: missing "backend <name>" or "# slots: <n>"');
   return { backend, slots };
 }

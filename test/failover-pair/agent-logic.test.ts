@@ -322,6 +322,18 @@ describe('parseHead', () => {
   ])('reads %j', (head, expected) => {
     expect(parseHead(head)).toEqual(expected);
   });
+  test('reads the backend name from the backend line only, never from the next line', () => {
+    // HAProxy refuses a `backend` without a name on its line; read across the newline, this head names "balance".
+    expect(() => parseHead('backend\n  balance leastconn\n  # slots: 2\n')).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
+    expect(() => parseHead('backend  \napp\n  # slots: 2\n')).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
+    expect(parseHead('backend\t app \n  # slots: 2\n')).toEqual({ backend: 'app', slots: 2 });
+  });
+  test('reads the slot count from one comment line only', () => {
+    // A comment ending in "#" and a line starting "slots:", or a "# slots:" comment with the number on the next line.
+    expect(() => parseHead('backend app\n  #\n  slots: 2\n')).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
+    expect(() => parseHead('backend app\n  # slots:\n  3\n')).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
+    expect(parseHead('backend app\n  #\tslots:\t3\n')).toEqual({ backend: 'app', slots: 3 });
+  });
   test.each(['backend app\n  # slots: 0\n', '  # slots: 4\n', 'backend app\n', 'use_backend app\n  # slots: 2\n'])('fails on %j, naming what is missing', (head) => {
     expect(() => parseHead(head)).toThrow('app backend head: missing "backend <name>" or "# slots: <n>"');
   });
